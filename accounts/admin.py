@@ -1,0 +1,135 @@
+"""Back office for users, organizations and revoked tokens. No secret is ever displayed."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.contrib import admin, messages
+from django.contrib.auth.admin import UserAdmin as DjangoUserAdmin
+from django.db.models import Count, Q, QuerySet
+
+from accounts import jwt_auth, services
+from accounts.models import IssuedRefreshToken, Organization, RevokedToken, User
+
+
+@admin.register(User)
+class UserAdmin(DjangoUserAdmin):
+    ordering = ["email"]
+    list_display = ["email", "name", "organization", "role", "is_active", "is_staff", "has_api_key", "last_login"]
+    list_filter = ["role", "is_active", "is_staff", "organization__tier"]
+    search_fields = ["email", "name", "organization__name", "api_key_prefix"]
+    list_select_related = ["organization"]
+    autocomplete_fields = ["organization"]
+    readonly_fields = [
+        "id",
+        "api_key_prefix",
+        "api_key_created_at",
+        "api_key_last_used_at",
+        "token_generation",
+        "tokens_revoked_at",
+        "last_login",
+        "created_at",
+    ]
+    fieldsets = [
+        (None, {"fields": ["id", "email", "password", "name"]}),
+        ("Organization", {"fields": ["organization", "role"]}),
+        ("API key", {"fields": ["api_key_prefix", "api_key_created_at", "api_key_last_used_at"]}),
+        ("Sessions", {"fields": ["token_generation", "tokens_revoked_at", "last_login", "created_at"]}),
+        ("Permissions", {"fields": ["is_active", "is_staff", "is_superuser", "groups", "user_permissions"]}),
+    ]
+    add_fieldsets = [(None, {"classes": ["wide"], "fields": ["email", "name", "password1", "password2"]})]
+    actions = ["revoke_all_tokens", "revoke_api_keys", "deactivate_users"]
+
+    @admin.display(boolean=True, description="API key")
+    def has_api_key(self, obj: User) -> bool:
+        return obj.has_api_key
+
+    @admin.action(description="Revoke all tokens (sign out everywhere)")
+    def revoke_all_tokens(self, request: Any, queryset: QuerySet[User]) -> None:
+        for user in queryset:
+            jwt_auth.TokenBlacklist.get_instance().revoke_all_for_user(str(user.pk), reason=f"admin:{request.user}")
+        self.message_user(request, f"Revoked all tokens of {queryset.count()} user(s).", messages.SUCCESS)
+
+    @admin.action(description="Revoke API keys")
+    def revoke_api_keys(self, request: Any, queryset: QuerySet[User]) -> None:
+        for user in queryset:
+            services.api_key_revoke(user=user)
+        self.message_user(request, f"Revoked the API keys of {queryset.count()} user(s).", messages.SUCCESS)
+
+    @admin.action(description="Deactivate (ends sessions and API keys)")
+    def deactivate_users(self, request: Any, queryset: QuerySet[User]) -> None:
+        for user in queryset:
+            services.user_deactivate(user=user, reason=f"admin:{request.user}")
+        self.message_user(request, f"Deactivated {queryset.count()} user(s).", messages.SUCCESS)
+
+    def save_model(self, request: Any, obj: User, form: Any, change: bool) -> None:
+        was_active = change and User.objects.filter(pk=obj.pk, is_active=True).exists()
+        super().save_model(request, obj, form, change)
+        if was_active and not obj.is_active:
+            services.user_deactivate(user=obj, reason=f"admin:{request.user}")
+
+
+class MemberInline(admin.TabularInline):
+    model = User
+    fields = ["email", "name", "role", "is_active"]
+    readonly_fields = ["email"]
+    extra = 0
+    can_delete = False
+    show_change_link = True
+
+
+@admin.register(Organization)
+class OrganizationAdmin(admin.ModelAdmin):
+    list_display = ["name", "slug", "tier", "debates_used", "debates_remaining", "member_count", "owner", "created_at"]
+    list_filter = ["tier"]
+    search_fields = ["name", "slug", "owner__email", "id"]
+    readonly_fields = ["id", "debates_remaining", "is_at_limit", "created_at", "updated_at"]
+    list_select_related = ["owner"]
+    inlines = [MemberInline]
+    actions = ["reset_usage"]
+
+    def get_queryset(self, request: Any) -> QuerySet[Organization]:
+        return super().get_queryset(request).annotate(_members=Count("members", filter=Q(members__is_active=True)))
+
+    @admin.display(description="Members", ordering="_members")
+    def member_count(self, obj: Organization) -> int:
+        return obj._members
+
+    @admin.display(description="Debates remaining")
+    def debates_remaining(self, obj: Organization) -> str:
+        remaining = obj.debates_remaining
+        return "unlimited" if remaining is None else str(remaining)
+
+    @admin.action(description="Reset this period's debate usage")
+    def reset_usage(self, request: Any, queryset: QuerySet[Organization]) -> None:
+        for org in queryset:
+            org.reset_monthly_usage()
+        self.message_user(request, f"Reset usage of {queryset.count()} organization(s).", messages.SUCCESS)
+
+
+@admin.register(RevokedToken)
+class RevokedTokenAdmin(admin.ModelAdmin):
+    list_display = ["jti", "user", "token_type", "reason", "revoked_at", "expires_at"]
+    list_filter = ["token_type", "reason"]
+    search_fields = ["jti", "user__email", "reason"]
+    list_select_related = ["user"]
+    date_hierarchy = "revoked_at"
+
+    def has_change_permission(self, request: Any, obj: Any = None) -> bool:
+        return False
+
+    def has_add_permission(self, request: Any) -> bool:
+        return False
+
+
+@admin.register(IssuedRefreshToken)
+class IssuedRefreshTokenAdmin(admin.ModelAdmin):
+    list_display = ["jti", "user", "family", "created_at", "expires_at", "used_at"]
+    search_fields = ["jti", "user__email", "family"]
+    list_select_related = ["user"]
+
+    def has_change_permission(self, request: Any, obj: Any = None) -> bool:
+        return False
+
+    def has_add_permission(self, request: Any) -> bool:
+        return False

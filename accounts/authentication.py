@@ -1,0 +1,111 @@
+"""DRF authentication classes: Bearer JWT access tokens and API keys."""
+
+from __future__ import annotations
+
+from functools import cached_property
+from typing import Any
+
+from drf_spectacular.extensions import OpenApiAuthenticationExtension
+from rest_framework import authentication, exceptions
+
+from accounts import jwt_auth
+from accounts.models import Role, User
+
+
+class TokenPrincipal:
+    """The caller of a JWT-authenticated request, built from the token alone (no database query).
+
+    `.db_user` loads the full user when a view needs it.
+    """
+
+    is_authenticated = True
+    is_anonymous = False
+    auth_method = "access"
+
+    def __init__(self, payload: jwt_auth.TokenPayload) -> None:
+        self.payload = payload
+        self.id = self.pk = payload.user_id
+        self.email = payload.email
+        self.org_id = payload.org_id
+        self.role = payload.role
+
+    def __str__(self) -> str:
+        return self.email
+
+    @property
+    def is_org_admin(self) -> bool:
+        return self.role == Role.ADMIN
+
+    @cached_property
+    def db_user(self) -> User:
+        user = User.objects.select_related("organization").filter(pk=self.id, is_active=True).first()
+        if user is None:
+            raise exceptions.AuthenticationFailed("This account no longer exists.", code="invalid_token")
+        return user
+
+    @property
+    def is_staff(self) -> bool:
+        return self.db_user.is_staff
+
+
+class JWTAuthentication(authentication.BaseAuthentication):
+    """`Authorization: Bearer <access token>`."""
+
+    keyword = "Bearer"
+
+    def authenticate(self, request: Any) -> tuple[TokenPrincipal, jwt_auth.TokenPayload] | None:
+        token = jwt_auth._bearer(request)
+        if token is None or token.startswith("ara_"):
+            return None
+        payload = jwt_auth.validate_access_token(token)
+        if payload is None or payload.gen < 0:  # gen < 0: minted for no real, active user
+            raise exceptions.AuthenticationFailed(
+                "The access token is invalid, expired or revoked.", code="invalid_token"
+            )
+        return TokenPrincipal(payload), payload
+
+    def authenticate_header(self, request: Any) -> str:
+        return 'Bearer realm="api"'
+
+
+class APIKeyAuthentication(authentication.BaseAuthentication):
+    """`X-API-Key: ara_...` or `Authorization: Bearer ara_...`; only for tiers with API access."""
+
+    def authenticate(self, request: Any) -> tuple[User, None] | None:
+        from accounts.services import api_key_authenticate
+
+        key = jwt_auth.extract_api_key(request)
+        if key is None:
+            return None
+        user = api_key_authenticate(key=key)
+        if user is None:
+            raise exceptions.AuthenticationFailed("The API key is invalid or has been revoked.", code="invalid_api_key")
+        org = user.organization
+        if org is None or not org.limits.api_access:
+            raise exceptions.PermissionDenied(
+                "API keys need a tier with API access (Professional or Enterprise); upgrade the organization "
+                "or use a Bearer access token.",
+                code="api_access_not_in_tier",
+            )
+        user.auth_method = "api_key"
+        user.db_user = user
+        return user, None
+
+    def authenticate_header(self, request: Any) -> str:
+        return 'Bearer realm="api"'
+
+
+class JWTAuthenticationScheme(OpenApiAuthenticationExtension):
+    target_class = "accounts.authentication.JWTAuthentication"
+    name = "bearerAuth"
+
+    def get_security_definition(self, auto_schema: Any) -> dict:
+        return {"type": "http", "scheme": "bearer", "bearerFormat": "JWT"}
+
+
+class APIKeyAuthenticationScheme(OpenApiAuthenticationExtension):
+    target_class = "accounts.authentication.APIKeyAuthentication"
+    name = "apiKeyAuth"
+
+    def get_security_definition(self, auto_schema: Any) -> dict:
+        return {"type": "apiKey", "in": "header", "name": "X-API-Key"}

@@ -1,0 +1,354 @@
+"""Users, organizations and the records behind token revocation and login throttling."""
+
+from __future__ import annotations
+
+import hashlib
+import secrets
+import uuid
+import zlib
+from typing import Any
+
+from django.contrib.auth.base_user import AbstractBaseUser, BaseUserManager
+from django.contrib.auth.models import PermissionsMixin
+from django.db import models
+from django.db.models import F, Q
+from django.db.models.functions import Lower
+from django.utils import timezone
+from django.utils.text import slugify
+
+from billing.tiers import TIER_LIMITS, SubscriptionTier, TierLimits
+
+API_KEY_PREFIX = "ara_"
+_BASE62 = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
+_KEY_ID_LEN = 8  # public, non-secret part used for lookup
+_KEY_SECRET_LEN = 32  # 32 base62 characters: about 190 bits
+_KEY_CHECKSUM_LEN = 6
+API_KEY_LENGTH = len(API_KEY_PREFIX) + _KEY_ID_LEN + _KEY_SECRET_LEN + _KEY_CHECKSUM_LEN
+
+
+def _random_base62(length: int) -> str:
+    return "".join(secrets.choice(_BASE62) for _ in range(length))
+
+
+def _base62(number: int, width: int) -> str:
+    digits = []
+    while number:
+        number, rem = divmod(number, 62)
+        digits.append(_BASE62[rem])
+    return "".join(reversed(digits)).rjust(width, "0")
+
+
+def _api_key_checksum(body: str) -> str:
+    return _base62(zlib.crc32(body.encode()), _KEY_CHECKSUM_LEN)
+
+
+def api_key_is_well_formed(key: str) -> bool:
+    """Return True when `key` has the shape and checksum of an Aragora API key (no database needed)."""
+    if len(key) != API_KEY_LENGTH or not key.startswith(API_KEY_PREFIX):
+        return False
+    body = key[len(API_KEY_PREFIX) : -_KEY_CHECKSUM_LEN]
+    if any(ch not in _BASE62 for ch in body):
+        return False
+    return secrets.compare_digest(_api_key_checksum(body), key[-_KEY_CHECKSUM_LEN:])
+
+
+def api_key_lookup_prefix(key: str) -> str:
+    """Return the non-secret prefix under which a key is stored."""
+    return key[: len(API_KEY_PREFIX) + _KEY_ID_LEN]
+
+
+def hash_api_key(key: str) -> str:
+    """Return the SHA-256 hex digest stored for an API key (keys are random, so a fast hash suffices)."""
+    return hashlib.sha256(key.encode()).hexdigest()
+
+
+def current_period_start():
+    """Return the first day of the current (calendar-month, UTC) usage period."""
+    return timezone.localdate().replace(day=1)
+
+
+def generate_slug(name: str) -> str:
+    """Return a URL slug for `name` that no organization uses yet ("Acme Corp" -> "acme-corp")."""
+    base = slugify(name)[:50].strip("-") or "org"
+    slug, n = base, 1
+    while Organization.objects.filter(slug=slug).exists():
+        n += 1
+        slug = f"{base}-{n}"
+    return slug
+
+
+class Role(models.TextChoices):
+    ADMIN = "admin", "Admin"
+    MEMBER = "member", "Member"
+
+
+class Organization(models.Model):
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    name = models.CharField(max_length=200)
+    slug = models.SlugField(max_length=64, unique=True)
+    tier = models.CharField(max_length=20, choices=SubscriptionTier.choices, default=SubscriptionTier.FREE)
+    owner = models.ForeignKey(
+        "accounts.User", null=True, blank=True, on_delete=models.SET_NULL, related_name="owned_organizations"
+    )
+    debates_used = models.PositiveIntegerField(default=0)
+    period_start = models.DateField(default=current_period_start, help_text="First day of the current usage period.")
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["name"]
+        indexes = [models.Index(fields=["tier"], name="org_tier_idx")]
+        constraints = [
+            models.CheckConstraint(condition=Q(tier__in=SubscriptionTier.values), name="org_tier_valid"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.name} ({self.slug})"
+
+    @property
+    def limits(self) -> TierLimits:
+        return TIER_LIMITS[SubscriptionTier(self.tier)]
+
+    @property
+    def debates_remaining(self) -> int | None:
+        """Debates left this period; None when the tier is unlimited."""
+        limit = self.limits.debates_per_month
+        return None if limit is None else max(limit - self.debates_used, 0)
+
+    @property
+    def is_at_limit(self) -> bool:
+        limit = self.limits.debates_per_month
+        return limit is not None and self.debates_used >= limit
+
+    @property
+    def owner_id_str(self) -> str | None:
+        return str(self.owner_id) if self.owner_id else None
+
+    def increment_debates(self) -> bool:
+        """Consume one debate of this period's quota; return False at the limit.
+
+        One conditional UPDATE, so concurrent callers can never exceed the limit.
+        """
+        limit = self.limits.debates_per_month
+        if self._state.adding:
+            if limit is not None and self.debates_used >= limit:
+                return False
+            self.debates_used += 1
+            return True
+        rows = Organization.objects.filter(pk=self.pk)
+        if limit is not None:
+            rows = rows.filter(debates_used__lt=limit)
+        if rows.update(debates_used=F("debates_used") + 1, updated_at=timezone.now()) != 1:
+            self.refresh_from_db(fields=["debates_used"])
+            return False
+        self.debates_used += 1
+        return True
+
+    def release_debate(self) -> None:
+        """Give back one debate (used when the write that consumed it is abandoned)."""
+        Organization.objects.filter(pk=self.pk, debates_used__gt=0).update(debates_used=F("debates_used") - 1)
+        self.debates_used = max(self.debates_used - 1, 0)
+
+    def reset_monthly_usage(self) -> None:
+        """Start a new usage period now: debates used go back to zero."""
+        self.debates_used = 0
+        self.period_start = current_period_start()
+        if not self._state.adding:
+            Organization.objects.filter(pk=self.pk).update(
+                debates_used=0, period_start=self.period_start, updated_at=timezone.now()
+            )
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "id": str(self.id),
+            "name": self.name,
+            "slug": self.slug,
+            "tier": self.tier,
+            "owner_id": self.owner_id_str,
+            "limits": self.limits.to_dict(),
+            "debates_used": self.debates_used,
+            "debates_remaining": self.debates_remaining,
+            "is_at_limit": self.is_at_limit,
+            "period_start": self.period_start.isoformat() if self.period_start else None,
+            "created_at": self.created_at.isoformat() if self.created_at else None,
+        }
+
+
+class UserManager(BaseUserManager):
+    use_in_migrations = True
+
+    def get_by_natural_key(self, username: str) -> User:
+        return self.get(email__iexact=username)
+
+    def create_user(self, email: str, password: str | None = None, **extra: Any) -> User:
+        if not email:
+            raise ValueError("An e-mail address is required.")
+        user = self.model(email=self.normalize_email(email).lower(), **extra)
+        user.set_password(password)
+        user.save(using=self._db)
+        return user
+
+    def create_superuser(self, email: str, password: str | None = None, **extra: Any) -> User:
+        extra.setdefault("is_staff", True)
+        extra.setdefault("is_superuser", True)
+        return self.create_user(email, password, **extra)
+
+
+class User(AbstractBaseUser, PermissionsMixin):
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    email = models.EmailField(max_length=254, unique=True)
+    name = models.CharField(max_length=200, blank=True)
+    organization = models.ForeignKey(
+        Organization, null=True, blank=True, on_delete=models.SET_NULL, related_name="members"
+    )
+    role = models.CharField(max_length=10, choices=Role.choices, default=Role.MEMBER)
+    is_active = models.BooleanField(default=True)
+    is_staff = models.BooleanField(default=False)
+    created_at = models.DateTimeField(default=timezone.now)
+    api_key_prefix = models.CharField(max_length=16, null=True, blank=True, unique=True, editable=False)
+    api_key_hash = models.CharField(max_length=64, blank=True, default="", editable=False)
+    api_key_created_at = models.DateTimeField(null=True, blank=True, editable=False)
+    api_key_last_used_at = models.DateTimeField(null=True, blank=True, editable=False)
+    # Bumped by "revoke all": tokens carry the generation they were issued in and die when it moves on.
+    token_generation = models.PositiveIntegerField(default=0, editable=False)
+    tokens_revoked_at = models.DateTimeField(null=True, blank=True, editable=False)
+
+    objects = UserManager()
+
+    USERNAME_FIELD = "email"
+    EMAIL_FIELD = "email"
+    REQUIRED_FIELDS: list[str] = []
+
+    class Meta:
+        ordering = ["email"]
+        constraints = [models.UniqueConstraint(Lower("email"), name="user_email_ci_unique")]
+
+    def __str__(self) -> str:
+        return self.email
+
+    def save(self, *args: Any, **kwargs: Any) -> None:
+        self.email = (self.email or "").strip().lower()
+        super().save(*args, **kwargs)
+
+    @property
+    def org_id(self) -> str | None:
+        return str(self.organization_id) if self.organization_id else None
+
+    @property
+    def is_org_admin(self) -> bool:
+        return self.role == Role.ADMIN
+
+    @property
+    def has_api_key(self) -> bool:
+        return bool(self.api_key_hash)
+
+    def verify_password(self, password: str) -> bool:
+        """Return True when `password` matches (upgrading an outdated hash in place)."""
+        return self.check_password(password)
+
+    def generate_api_key(self) -> str:
+        """Create a new API key, replacing any old one, and return it: the only time it is visible."""
+        body = _random_base62(_KEY_ID_LEN + _KEY_SECRET_LEN)
+        key = f"{API_KEY_PREFIX}{body}{_api_key_checksum(body)}"
+        self.api_key_prefix = api_key_lookup_prefix(key)
+        self.api_key_hash = hash_api_key(key)
+        self.api_key_created_at = timezone.now()
+        self.api_key_last_used_at = None
+        if not self._state.adding:
+            self.save(update_fields=["api_key_prefix", "api_key_hash", "api_key_created_at", "api_key_last_used_at"])
+        return key
+
+    def revoke_api_key(self) -> None:
+        self.api_key_prefix = None
+        self.api_key_hash = ""
+        self.api_key_created_at = None
+        self.api_key_last_used_at = None
+        if not self._state.adding:
+            self.save(update_fields=["api_key_prefix", "api_key_hash", "api_key_created_at", "api_key_last_used_at"])
+
+    def to_dict(self, include_sensitive: bool = False) -> dict[str, Any]:
+        """Return the user as JSON-ready data. Secrets are never included; sensitive adds key metadata."""
+        data: dict[str, Any] = {
+            "id": str(self.id),
+            "email": self.email,
+            "name": self.name,
+            "org_id": self.org_id,
+            "role": self.role,
+            "is_active": self.is_active,
+            "has_api_key": self.has_api_key,
+            "created_at": self.created_at.isoformat() if self.created_at else None,
+            "last_login_at": self.last_login.isoformat() if self.last_login else None,
+        }
+        if include_sensitive:
+            data["api_key_prefix"] = self.api_key_prefix
+            data["api_key_created_at"] = self.api_key_created_at.isoformat() if self.api_key_created_at else None
+            data["api_key_last_used_at"] = self.api_key_last_used_at.isoformat() if self.api_key_last_used_at else None
+        return data
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> User:
+        """Build an (unsaved) user from `to_dict` output."""
+        user = cls(
+            email=data["email"],
+            name=data.get("name", ""),
+            role=data.get("role", Role.MEMBER),
+            is_active=data.get("is_active", True),
+        )
+        if data.get("id"):
+            user.id = uuid.UUID(str(data["id"]))
+        if data.get("org_id"):
+            user.organization_id = uuid.UUID(str(data["org_id"]))
+        if data.get("created_at"):
+            user.created_at = timezone.datetime.fromisoformat(data["created_at"])
+        return user
+
+
+class RevokedToken(models.Model):
+    """A revoked JWT, keyed by its jti, kept until the token would have expired anyway."""
+
+    jti = models.CharField(max_length=64, unique=True)
+    user = models.ForeignKey(User, null=True, blank=True, on_delete=models.CASCADE, related_name="revoked_tokens")
+    token_type = models.CharField(max_length=16, blank=True)
+    reason = models.CharField(max_length=200, blank=True)
+    revoked_at = models.DateTimeField(default=timezone.now)
+    expires_at = models.DateTimeField(db_index=True)
+
+    class Meta:
+        ordering = ["-revoked_at"]
+
+    def __str__(self) -> str:
+        return f"{self.jti} ({self.reason or 'revoked'})"
+
+
+class IssuedRefreshToken(models.Model):
+    """Every refresh token issued; `used_at` makes rotation single-use and exposes reuse."""
+
+    jti = models.CharField(max_length=64, primary_key=True)
+    user = models.ForeignKey(User, on_delete=models.CASCADE, related_name="refresh_tokens")
+    family = models.UUIDField(default=uuid.uuid4, db_index=True)
+    created_at = models.DateTimeField(default=timezone.now)
+    expires_at = models.DateTimeField(db_index=True)
+    used_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+
+    def __str__(self) -> str:
+        return self.jti
+
+
+class LoginFailure(models.Model):
+    """A failed login, counted per e-mail and per client address for throttling."""
+
+    email = models.CharField(max_length=254)
+    ip_address = models.GenericIPAddressField(null=True, blank=True)
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        indexes = [
+            models.Index(fields=["email", "created_at"], name="loginfail_email_idx"),
+            models.Index(fields=["ip_address", "created_at"], name="loginfail_ip_idx"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.email} from {self.ip_address}"

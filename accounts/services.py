@@ -1,0 +1,242 @@
+"""Writes for accounts and organizations: registration, login, keys, members, revocation."""
+
+from __future__ import annotations
+
+import ipaddress
+from datetime import timedelta
+from typing import Any
+
+from django.conf import settings
+from django.contrib.auth.hashers import check_password, make_password
+from django.contrib.auth.password_validation import validate_password
+from django.db import IntegrityError, transaction
+from django.db.models import Q
+from django.utils import timezone
+
+from accounts import jwt_auth
+from accounts.models import (
+    LoginFailure,
+    Organization,
+    Role,
+    User,
+    api_key_is_well_formed,
+    api_key_lookup_prefix,
+    generate_slug,
+    hash_api_key,
+)
+
+API_KEY_TOUCH_INTERVAL = timedelta(minutes=5)
+_DUMMY_PASSWORD_HASH: str | None = None
+
+
+class ServiceError(Exception):
+    """A refused operation; `code` is the stable error code shown to API clients."""
+
+    status = 400
+
+    def __init__(self, message: str, *, code: str, status: int | None = None) -> None:
+        super().__init__(message)
+        self.message = message
+        self.code = code
+        if status is not None:
+            self.status = status
+
+
+class LoginThrottled(ServiceError):
+    status = 429
+
+
+# ---------------------------------------------------------------------------
+# Registration and login
+# ---------------------------------------------------------------------------
+@transaction.atomic
+def user_register(*, email: str, password: str, name: str = "", organization_name: str = "") -> User:
+    """Create a user and a new FREE organization that the user owns and administers."""
+    email = email.strip().lower()
+    candidate = User(email=email, name=name)
+    validate_password(password, user=candidate)
+    if User.objects.filter(email__iexact=email).exists():
+        raise ServiceError("An account with this e-mail already exists.", code="email_taken", status=409)
+    org_name = organization_name.strip() or f"{name or email.split('@')[0]}'s organization"
+    org = Organization.objects.create(name=org_name, slug=generate_slug(org_name))
+    try:
+        with transaction.atomic():
+            user = User.objects.create_user(
+                email=email, password=password, name=name, organization=org, role=Role.ADMIN
+            )
+    except IntegrityError as exc:
+        raise ServiceError("An account with this e-mail already exists.", code="email_taken", status=409) from exc
+    org.owner = user
+    org.save(update_fields=["owner", "updated_at"])
+    return user
+
+
+def client_ip(request: Any) -> str | None:
+    """Return the client address: REMOTE_ADDR, or the address the trusted proxies recorded."""
+    hops = settings.ARAGORA_TRUSTED_PROXY_COUNT
+    address = request.META.get("REMOTE_ADDR")
+    if hops > 0:
+        forwarded = [part.strip() for part in request.META.get("HTTP_X_FORWARDED_FOR", "").split(",") if part.strip()]
+        if len(forwarded) >= hops:
+            address = forwarded[-hops]
+    try:
+        return str(ipaddress.ip_address(address)) if address else None
+    except ValueError:
+        return None
+
+
+def _login_is_throttled(*, email: str, ip_address: str | None) -> bool:
+    since = timezone.now() - timedelta(minutes=settings.ARAGORA_LOGIN_WINDOW_MINUTES)
+    limit = settings.ARAGORA_LOGIN_MAX_FAILURES
+    recent = LoginFailure.objects.filter(created_at__gte=since)
+    if recent.filter(email=email).count() >= limit:
+        return True
+    return ip_address is not None and recent.filter(ip_address=ip_address).count() >= limit
+
+
+def _dummy_hash() -> str:
+    global _DUMMY_PASSWORD_HASH
+    if _DUMMY_PASSWORD_HASH is None:
+        _DUMMY_PASSWORD_HASH = make_password("not-a-real-password")
+    return _DUMMY_PASSWORD_HASH
+
+
+def user_login(*, email: str, password: str, ip_address: str | None) -> User:
+    """Return the user for these credentials, or raise (401 for bad credentials, 429 when throttled)."""
+    email = email.strip().lower()
+    if _login_is_throttled(email=email, ip_address=ip_address):
+        raise LoginThrottled("Too many failed logins; try again later.", code="too_many_attempts")
+    user = User.objects.filter(email=email).first()
+    if user is None:
+        check_password(password, _dummy_hash())  # same work as a real check: no timing oracle
+    elif user.is_active and user.verify_password(password):
+        LoginFailure.objects.filter(email=email).delete()
+        User.objects.filter(pk=user.pk).update(last_login=timezone.now())
+        return user
+    LoginFailure.objects.create(email=email, ip_address=ip_address)
+    raise ServiceError("Invalid e-mail or password.", code="invalid_credentials", status=401)
+
+
+@transaction.atomic
+def user_change_password(*, user: User, old_password: str, new_password: str) -> jwt_auth.TokenPair:
+    """Change the password, revoke every existing token, and return a fresh pair for the caller."""
+    if not user.verify_password(old_password):
+        raise ServiceError("The current password is wrong.", code="invalid_credentials", status=400)
+    validate_password(new_password, user=user)
+    user.set_password(new_password)
+    user.save(update_fields=["password"])
+    jwt_auth.TokenBlacklist.get_instance().revoke_all_for_user(str(user.id), reason="password_changed")
+    return jwt_auth.token_pair_for_user(user)
+
+
+@transaction.atomic
+def user_deactivate(*, user: User, reason: str = "deactivated") -> None:
+    """Disable the account: every token and the API key stop working at once."""
+    User.objects.filter(pk=user.pk).update(is_active=False)
+    user.is_active = False
+    user.revoke_api_key()
+    jwt_auth.TokenBlacklist.get_instance().revoke_all_for_user(str(user.id), reason=reason)
+
+
+# ---------------------------------------------------------------------------
+# API keys
+# ---------------------------------------------------------------------------
+@transaction.atomic
+def api_key_rotate(*, user: User) -> str:
+    """Issue a new API key for the user (replacing the old one) and return it: shown once."""
+    for _ in range(5):
+        try:
+            with transaction.atomic():
+                return user.generate_api_key()
+        except IntegrityError:  # prefix collision: astronomically rare, try another key
+            continue
+    raise ServiceError("Could not issue a key; try again.", code="api_key_conflict", status=409)
+
+
+def api_key_revoke(*, user: User) -> None:
+    user.revoke_api_key()
+
+
+def api_key_authenticate(*, key: str) -> User | None:
+    """Return the active user owning `key`: one indexed lookup and a constant-time compare."""
+    if not api_key_is_well_formed(key):
+        return None
+    user = (
+        User.objects.select_related("organization")
+        .filter(api_key_prefix=api_key_lookup_prefix(key), is_active=True)
+        .first()
+    )
+    if user is None or not jwt_auth.secrets_equal(hash_api_key(key), user.api_key_hash):
+        return None
+    _api_key_touch(user)
+    return user
+
+
+def _api_key_touch(user: User) -> None:
+    now = timezone.now()
+    if user.api_key_last_used_at and now - user.api_key_last_used_at < API_KEY_TOUCH_INTERVAL:
+        return  # recorded recently enough: no write on the hot path
+    User.objects.filter(pk=user.pk).filter(
+        Q(api_key_last_used_at__isnull=True) | Q(api_key_last_used_at__lt=now - API_KEY_TOUCH_INTERVAL)
+    ).update(api_key_last_used_at=now)
+    user.api_key_last_used_at = now
+
+
+# ---------------------------------------------------------------------------
+# Organization members
+# ---------------------------------------------------------------------------
+@transaction.atomic
+def organization_member_add(
+    *, organization: Organization, email: str, name: str = "", password: str, role: str = Role.MEMBER
+) -> User:
+    """Create a member account in the organization, within the tier's user limit."""
+    org = Organization.objects.select_for_update().get(pk=organization.pk)
+    count = org.members.filter(is_active=True).count()
+    if not org.limits.allows_users(count + 1):
+        raise ServiceError(
+            f"The {org.get_tier_display()} tier allows {org.limits.users} user(s); upgrade to add more members.",
+            code="user_limit_reached",
+            status=403,
+        )
+    email = email.strip().lower()
+    if User.objects.filter(email__iexact=email).exists():
+        raise ServiceError("An account with this e-mail already exists.", code="email_taken", status=409)
+    validate_password(password, user=User(email=email, name=name))
+    return User.objects.create_user(email=email, password=password, name=name, organization=org, role=role)
+
+
+@transaction.atomic
+def organization_member_remove(*, organization: Organization, user_id: Any, acting_user_id: Any) -> None:
+    """Remove a member from the organization and end their sessions."""
+    member = organization.members.filter(pk=user_id).first()
+    if member is None:
+        raise ServiceError("No such member in this organization.", code="not_found", status=404)
+    if str(member.pk) == str(acting_user_id):
+        raise ServiceError("You cannot remove yourself.", code="cannot_remove_self", status=400)
+    if organization.owner_id == member.pk:
+        raise ServiceError("The owner cannot be removed.", code="cannot_remove_owner", status=400)
+    member.organization = None
+    member.role = Role.MEMBER
+    member.save(update_fields=["organization", "role"])
+    member.revoke_api_key()
+    jwt_auth.TokenBlacklist.get_instance().revoke_all_for_user(str(member.pk), reason="removed_from_organization")
+
+
+# ---------------------------------------------------------------------------
+# Token revocation requested through the API
+# ---------------------------------------------------------------------------
+def token_revoke(*, token: str, reason: str, acting_user_id: str, acting_is_staff: bool) -> None:
+    """Revoke `token` if it belongs to the caller (staff may revoke anyone's)."""
+    payload = jwt_auth.decode_token_unchecked(token)
+    if payload is None:
+        raise ServiceError("The token is malformed, expired or not signed by this service.", code="invalid_token")
+    if payload.user_id != str(acting_user_id) and not acting_is_staff:
+        raise ServiceError("You can only revoke your own tokens.", code="permission_denied", status=403)
+    with transaction.atomic():
+        jwt_auth.revoke_token(
+            payload.jti,
+            reason=reason or "manual_revocation",
+            user_id=payload.user_id,
+            expires_at=payload.expires_at,
+            token_type=payload.token_type,
+        )

@@ -1,0 +1,14 @@
+"""Keep the shared revocation cache right when users are deleted."""
+
+from typing import Any
+
+from django.db.models.signals import post_delete
+from django.dispatch import receiver
+
+from accounts import jwt_auth
+from accounts.models import User
+
+
+@receiver(post_delete, sender=User)
+def user_deleted(sender: type[User], instance: User, **kwargs: Any) -> None:
+    jwt_auth.forget_user(str(instance.pk))

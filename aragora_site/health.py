@@ -1,0 +1,66 @@
+"""GET /api/health: is the database and the cache answering?"""
+
+from __future__ import annotations
+
+import time
+import uuid
+
+from django.core.cache import cache
+from django.db import connection
+from drf_spectacular.utils import extend_schema, inline_serializer
+from rest_framework import serializers
+from rest_framework.permissions import AllowAny
+from rest_framework.request import Request
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+
+def _check(probe) -> dict:
+    started = time.perf_counter()
+    try:
+        probe()
+    except Exception as exc:
+        return {"ok": False, "error": type(exc).__name__}
+    return {"ok": True, "latency_ms": round((time.perf_counter() - started) * 1000, 2)}
+
+
+def _database() -> None:
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT 1")
+        cursor.fetchone()
+
+
+def _cache() -> None:
+    key = f"health:{uuid.uuid4().hex}"
+    cache.set(key, 1, 5)
+    if cache.get(key) != 1:
+        raise RuntimeError("cache did not return what was stored")
+    cache.delete(key)
+
+
+class HealthApi(APIView):
+    authentication_classes: list = []
+    permission_classes = [AllowAny]
+
+    @extend_schema(
+        auth=[],
+        responses={
+            200: inline_serializer(
+                "Health",
+                fields={
+                    "status": serializers.CharField(),
+                    "database": serializers.DictField(),
+                    "cache": serializers.DictField(),
+                },
+            )
+        },
+    )
+    def get(self, request: Request) -> Response:
+        database, cache_state = _check(_database), _check(_cache)
+        healthy = database["ok"] and cache_state["ok"]
+        body = {
+            "status": "ok" if healthy else "degraded",
+            "database": {"vendor": connection.vendor, **database},
+            "cache": {"backend": cache.__class__.__name__, **cache_state},
+        }
+        return Response(body, status=200 if healthy else 503)

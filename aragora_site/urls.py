@@ -1,0 +1,19 @@
+from django.contrib import admin
+from django.urls import include, path
+from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
+
+from aragora_site.health import HealthApi
+
+admin.site.site_header = "Aragora billing back office"
+admin.site.site_title = "Aragora admin"
+
+urlpatterns = [
+    path("admin/", admin.site.urls),
+    path("api/health", HealthApi.as_view(), name="health"),
+    path("api/schema/", SpectacularAPIView.as_view(), name="schema"),
+    path("api/docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="swagger-ui"),
+    path("api/", include("accounts.urls")),
+]
+
+handler404 = "aragora_site.errors.handler404"
+handler500 = "aragora_site.errors.handler500"

@@ -1,0 +1,49 @@
+"""Subscription tiers and their limits: the one place these numbers live."""
+
+from dataclasses import asdict, dataclass
+from decimal import Decimal
+
+from django.db import models
+
+
+class SubscriptionTier(models.TextChoices):
+    FREE = "free", "Free"
+    STARTER = "starter", "Starter"
+    PROFESSIONAL = "professional", "Professional"
+    ENTERPRISE = "enterprise", "Enterprise"
+
+
+@dataclass(frozen=True)
+class TierLimits:
+    """What a tier allows. `None` means unlimited."""
+
+    debates_per_month: int | None
+    users: int | None
+    api_access: bool
+    all_agents: bool
+    price_monthly_usd: Decimal
+
+    def allows_users(self, count: int) -> bool:
+        """Return True when an organization of `count` members fits this tier."""
+        return self.users is None or count <= self.users
+
+    def to_dict(self) -> dict:
+        data = asdict(self)
+        data["price_monthly_usd"] = str(self.price_monthly_usd)
+        return data
+
+
+TIER_LIMITS: dict[SubscriptionTier, TierLimits] = {
+    SubscriptionTier.FREE: TierLimits(
+        debates_per_month=10, users=1, api_access=False, all_agents=False, price_monthly_usd=Decimal("0.00")
+    ),
+    SubscriptionTier.STARTER: TierLimits(
+        debates_per_month=50, users=2, api_access=False, all_agents=False, price_monthly_usd=Decimal("99.00")
+    ),
+    SubscriptionTier.PROFESSIONAL: TierLimits(
+        debates_per_month=200, users=10, api_access=True, all_agents=True, price_monthly_usd=Decimal("299.00")
+    ),
+    SubscriptionTier.ENTERPRISE: TierLimits(
+        debates_per_month=None, users=None, api_access=True, all_agents=True, price_monthly_usd=Decimal("999.00")
+    ),
+}

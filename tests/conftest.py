@@ -1,0 +1,80 @@
+"""Shared fixtures (the environment itself is set by tests/environment.py)."""
+
+import pytest
+from django.core.cache import cache
+from django.db import connection
+from rest_framework.test import APIClient
+
+from accounts import jwt_auth
+from billing.tiers import SubscriptionTier
+from tests.factories import OrganizationFactory, UserFactory
+
+
+@pytest.fixture(autouse=True)
+def _fast_hashers_and_clean_cache(request, settings):
+    """Fast password hashing, except for tests that check the real hashers; an empty cache per test."""
+    if "real_hashers" not in request.keywords:
+        settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+    cache.clear()
+    yield
+    cache.clear()
+
+
+def pytest_configure(config):
+    config.addinivalue_line("markers", "real_hashers: use the production password hashers")
+
+
+@pytest.fixture
+def on_postgres():
+    if connection.vendor != "postgresql":
+        pytest.skip("needs PostgreSQL: run with DATABASE_URL=postgres://... (SQLite serializes writers)")
+
+
+@pytest.fixture
+def org(db):
+    return OrganizationFactory(tier=SubscriptionTier.PROFESSIONAL)
+
+
+@pytest.fixture
+def org_admin(org):
+    user = UserFactory(organization=org, role="admin")
+    org.owner = user
+    org.save(update_fields=["owner"])
+    return user
+
+
+@pytest.fixture
+def member(org, org_admin):
+    return UserFactory(organization=org, role="member")
+
+
+@pytest.fixture
+def other_org_admin(db):
+    other = OrganizationFactory(tier=SubscriptionTier.PROFESSIONAL)
+    return UserFactory(organization=other, role="admin")
+
+
+def client_for(user=None, *, token=None, api_key=None):
+    client = APIClient()
+    if user is not None and token is None and api_key is None:
+        token = jwt_auth.token_pair_for_user(user).access_token
+    if token:
+        client.credentials(HTTP_AUTHORIZATION=f"Bearer {token}")
+    if api_key:
+        client.credentials(HTTP_X_API_KEY=api_key)
+    return client
+
+
+@pytest.fixture
+def api():
+    return APIClient()
+
+
+@pytest.fixture
+def admin_client_api(org_admin):
+    return client_for(org_admin)
+
+
+@pytest.fixture
+def member_client(member):
+    return client_for(member)

@@ -1,0 +1,58 @@
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+@pytest.mark.django_db
+def test_health_reports_database_and_cache(api):
+    res = api.get("/api/health")
+    assert res.status_code == 200
+    body = res.json()
+    assert body["status"] == "ok" and body["database"]["ok"] and body["cache"]["ok"]
+
+
+@pytest.mark.django_db
+def test_openapi_schema_documents_every_endpoint(api):
+    res = api.get("/api/schema/", HTTP_ACCEPT="application/json")
+    assert res.status_code == 200
+    paths = res.json()["paths"]
+    for path in ["/api/auth/register", "/api/auth/login", "/api/auth/refresh", "/api/org/members/{user_id}"]:
+        assert path in paths
+    assert api.get("/api/docs/").status_code == 200
+
+
+@pytest.mark.django_db
+def test_unknown_api_path_is_a_json_404(api):
+    res = api.get("/api/nope")
+    assert res.status_code == 404 and res.json()["code"] == "not_found"
+
+
+def _start(env_overrides):
+    env = {k: v for k, v in os.environ.items() if k not in {"SECRET_KEY", "ARAGORA_JWT_SECRET", "DEBUG"}}
+    env.update(env_overrides)
+    return subprocess.run(
+        [sys.executable, "manage.py", "check"], cwd=ROOT, env=env, capture_output=True, text=True, timeout=60
+    )
+
+
+def test_production_refuses_to_start_without_the_jwt_secret():
+    res = _start({"SECRET_KEY": "k" * 50, "DEBUG": "0"})
+    assert res.returncode != 0 and "ARAGORA_JWT_SECRET must be set" in res.stderr
+
+
+def test_production_refuses_a_short_jwt_secret_and_a_missing_secret_key():
+    short = _start({"SECRET_KEY": "k" * 50, "ARAGORA_JWT_SECRET": "short", "DEBUG": "0"})
+    assert "at least 32 bytes" in short.stderr
+    missing = _start({"ARAGORA_JWT_SECRET": "j" * 40, "DEBUG": "0"})
+    assert missing.returncode != 0 and "SECRET_KEY must be set" in missing.stderr
+
+
+def test_development_generates_a_secret_and_warns():
+    res = _start({"DEBUG": "1"})
+    assert res.returncode == 0
+    assert "ARAGORA_JWT_SECRET is not set" in res.stderr and "die on restart" in res.stderr
