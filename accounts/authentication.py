@@ -12,22 +12,21 @@ from accounts import jwt_auth
 from accounts.models import Role, User
 
 
-class TokenPrincipal:
-    """The caller of a JWT-authenticated request, built from the token alone (no database query).
+class Principal:
+    """The caller of an authenticated request, built from the credentials alone (no full user load).
 
     `.db_user` loads the full user when a view needs it.
     """
 
     is_authenticated = True
     is_anonymous = False
-    auth_method = "access"
 
-    def __init__(self, payload: jwt_auth.TokenPayload) -> None:
-        self.payload = payload
-        self.id = self.pk = payload.user_id
-        self.email = payload.email
-        self.org_id = payload.org_id
-        self.role = payload.role
+    def __init__(self, *, user_id: str, email: str, org_id: str | None, role: str, auth_method: str) -> None:
+        self.id = self.pk = user_id
+        self.email = email
+        self.org_id = org_id
+        self.role = role
+        self.auth_method = auth_method
 
     def __str__(self) -> str:
         return self.email
@@ -53,7 +52,7 @@ class JWTAuthentication(authentication.BaseAuthentication):
 
     keyword = "Bearer"
 
-    def authenticate(self, request: Any) -> tuple[TokenPrincipal, jwt_auth.TokenPayload] | None:
+    def authenticate(self, request: Any) -> tuple[Principal, jwt_auth.TokenPayload] | None:
         token = jwt_auth._bearer(request)
         if token is None or token.startswith("ara_"):
             return None
@@ -62,7 +61,10 @@ class JWTAuthentication(authentication.BaseAuthentication):
             raise exceptions.AuthenticationFailed(
                 "The access token is invalid, expired or revoked.", code="invalid_token"
             )
-        return TokenPrincipal(payload), payload
+        principal = Principal(
+            user_id=payload.user_id, email=payload.email, org_id=payload.org_id, role=payload.role, auth_method="access"
+        )
+        return principal, payload
 
     def authenticate_header(self, request: Any) -> str:
         return 'Bearer realm="api"'
@@ -71,25 +73,25 @@ class JWTAuthentication(authentication.BaseAuthentication):
 class APIKeyAuthentication(authentication.BaseAuthentication):
     """`X-API-Key: ara_...` or `Authorization: Bearer ara_...`; only for tiers with API access."""
 
-    def authenticate(self, request: Any) -> tuple[User, None] | None:
+    def authenticate(self, request: Any) -> tuple[Principal, None] | None:
         from accounts.services import api_key_authenticate
 
         key = jwt_auth.extract_api_key(request)
         if key is None:
             return None
-        user = api_key_authenticate(key=key)
-        if user is None:
+        owner = api_key_authenticate(key=key)
+        if owner is None:
             raise exceptions.AuthenticationFailed("The API key is invalid or has been revoked.", code="invalid_api_key")
-        org = user.organization
-        if org is None or not org.limits.api_access:
+        if not owner.api_access:
             raise exceptions.PermissionDenied(
                 "API keys need a tier with API access (Professional or Enterprise); upgrade the organization "
                 "or use a Bearer access token.",
                 code="api_access_not_in_tier",
             )
-        user.auth_method = "api_key"
-        user.db_user = user
-        return user, None
+        principal = Principal(
+            user_id=owner.user_id, email=owner.email, org_id=owner.org_id, role=owner.role, auth_method="api_key"
+        )
+        return principal, None
 
     def authenticate_header(self, request: Any) -> str:
         return 'Bearer realm="api"'

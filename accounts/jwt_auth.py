@@ -11,12 +11,11 @@ from __future__ import annotations
 
 import hmac
 import uuid
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from django.conf import settings
-from django.core.cache import cache
 from django.db import transaction
 from django.db.models import F
 from django.utils import timezone
@@ -24,6 +23,7 @@ from rest_framework_simplejwt.exceptions import TokenError
 from rest_framework_simplejwt.tokens import AccessToken, RefreshToken, Token
 
 from accounts.models import IssuedRefreshToken, LoginFailure, RevokedToken, Role, User
+from accounts.revocation_cache import revocation_cache
 
 ACCESS = "access"
 REFRESH = "refresh"
@@ -86,7 +86,6 @@ class AuthContext:
     token_type: str | None = None  # "access" or "api_key"
     jti: str | None = None
     error: str | None = None
-    user: User | None = field(default=None, repr=False)
 
     @property
     def is_admin(self) -> bool:
@@ -104,17 +103,12 @@ def _cache_seconds(expires_at: datetime | None) -> int:
 
 
 def forget_user(user_id: str) -> None:
-    """Drop the cached generation of a deleted user so their tokens die at once."""
-    cache.delete(_GEN_KEY.format(user_id))
+    """Drop every cached generation of a user (after revoke-all, deactivation or deletion)."""
+    revocation_cache.changed(delete=(_GEN_KEY.format(user_id),))
 
 
 def _current_generation(user_id: str) -> int:
-    key = _GEN_KEY.format(user_id)
-    gen = cache.get(key)
-    if gen is None:
-        gen = _generation_from_db(user_id)
-        cache.add(key, gen, _MAX_CACHE_SECONDS)
-    return gen
+    return revocation_cache.get(_GEN_KEY.format(user_id), lambda: _generation_from_db(user_id), _MAX_CACHE_SECONDS)
 
 
 def _generation_from_db(user_id: str) -> int:
@@ -164,17 +158,15 @@ class TokenBlacklist:
         )
         # Invalidate now (this connection sees the row) and again after commit (everyone sees it).
         key = _JTI_KEY.format(token_jti)
-        cache.delete(key)
-        transaction.on_commit(lambda: cache.set(key, True, _cache_seconds(expires_at)))
+        revocation_cache.changed(delete=(key,))
+        transaction.on_commit(lambda: revocation_cache.changed(set_values={key: (True, _cache_seconds(expires_at))}))
 
     def is_revoked(self, token_jti: str, expires_at: datetime | None = None) -> bool:
-        key = _JTI_KEY.format(token_jti)
-        revoked = cache.get(key)
-        if revoked is None:
-            revoked = RevokedToken.objects.filter(jti=token_jti).exists()
-            # add, not set: a concurrent revocation that already wrote True must win.
-            cache.add(key, revoked, _cache_seconds(expires_at))
-        return revoked
+        return revocation_cache.get(
+            _JTI_KEY.format(token_jti),
+            lambda: RevokedToken.objects.filter(jti=token_jti).exists(),
+            _cache_seconds(expires_at),
+        )
 
     def revoke_all_for_user(self, user_id: str, reason: str = "") -> int:
         """Invalidate every token issued to the user before now; return the new token generation."""
@@ -276,9 +268,31 @@ def token_pair_for_user(user: User) -> TokenPair:
 # ---------------------------------------------------------------------------
 # Validation
 # ---------------------------------------------------------------------------
+_verified: dict[tuple[str, str], TokenPayload] = {}
+_VERIFIED_MAX = 50_000
+
+
 def _decode(token: str, token_class: type[Token]) -> TokenPayload | None:
+    """Return the claims of a correctly signed, unexpired token of this class (not checking revocation).
+
+    A signature, once verified, stays verified: the outcome is kept per process so a repeated token costs a
+    dictionary lookup and an expiry comparison instead of HMAC and base64 work.
+    """
     if not isinstance(token, str) or token.count(".") != 2 or len(token) > 4096:
         return None
+    cache_key = (token_class.token_type, token)
+    payload = _verified.get(cache_key)
+    if payload is not None:
+        return None if payload.is_expired else payload
+    payload = _verify(token, token_class)
+    if payload is not None:
+        if len(_verified) >= _VERIFIED_MAX:
+            _verified.clear()
+        _verified[cache_key] = payload
+    return payload
+
+
+def _verify(token: str, token_class: type[Token]) -> TokenPayload | None:
     try:
         claims = token_class(token).payload
         payload = TokenPayload(
@@ -395,17 +409,16 @@ def extract_user_from_request(request: Any) -> AuthContext:
 
     api_key = extract_api_key(request)
     if api_key:
-        user = api_key_authenticate(key=api_key)
-        if user is None:
+        owner = api_key_authenticate(key=api_key)
+        if owner is None:
             return AuthContext(error="invalid_api_key")
         return AuthContext(
             authenticated=True,
-            user_id=str(user.id),
-            email=user.email,
-            org_id=user.org_id,
-            role=user.role,
+            user_id=owner.user_id,
+            email=owner.email,
+            org_id=owner.org_id,
+            role=owner.role,
             token_type="api_key",
-            user=user,
         )
     token = _bearer(request)
     if not token:

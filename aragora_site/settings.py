@@ -111,6 +111,8 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
         }
     )
     DATABASES["default"]["TEST"] = {"NAME": str(DATA_DIR / "test_aragora.sqlite3")}
+    # Opening SQLite runs the PRAGMAs above: keep the connection for the life of the worker.
+    DATABASES["default"]["CONN_MAX_AGE"] = None
 else:
     DATABASES["default"].setdefault("CONN_MAX_AGE", env.int("CONN_MAX_AGE", default=60))
     DATABASES["default"].setdefault("CONN_HEALTH_CHECKS", True)
@@ -213,7 +215,12 @@ STATICFILES_DIRS = [BASE_DIR / "static"]
 STATIC_ROOT.mkdir(parents=True, exist_ok=True)
 STORAGES = {
     "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
-    "staticfiles": {"BACKEND": "whitenoise.storage.CompressedManifestStaticFilesStorage"},
+    # Hashed, compressed names need `collectstatic`; the tests use Django's plain storage instead.
+    "staticfiles": {
+        "BACKEND": env.str(
+            "ARAGORA_STATICFILES_STORAGE", default="whitenoise.storage.CompressedManifestStaticFilesStorage"
+        )
+    },
 }
 SESSION_COOKIE_HTTPONLY = True
 SESSION_COOKIE_SECURE = env.bool("SESSION_COOKIE_SECURE", default=False)

@@ -6,6 +6,7 @@ from django.db import connection
 from rest_framework.test import APIClient
 
 from accounts import jwt_auth
+from accounts.revocation_cache import revocation_cache
 from billing.tiers import SubscriptionTier
 from tests.factories import OrganizationFactory, UserFactory
 
@@ -16,8 +17,10 @@ def _fast_hashers_and_clean_cache(request, settings):
     if "real_hashers" not in request.keywords:
         settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
     cache.clear()
+    revocation_cache.reset()
     yield
     cache.clear()
+    revocation_cache.reset()
 
 
 def pytest_configure(config):

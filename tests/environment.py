@@ -7,3 +7,4 @@ os.environ.setdefault("SECRET_KEY", "test-secret-key-" + "x" * 40)
 os.environ.setdefault("ARAGORA_JWT_SECRET", "test-jwt-secret-that-is-long-enough-0123456789")
 # Each test process gets its own data directory: its own SQLite files and its own file cache.
 os.environ["ARAGORA_DATA_DIR"] = tempfile.mkdtemp(prefix="aragora-test-")
+os.environ.setdefault("ARAGORA_STATICFILES_STORAGE", "django.contrib.staticfiles.storage.StaticFilesStorage")

@@ -1,0 +1,129 @@
+"""Fast, cross-worker-correct answers to "is this token still good?".
+
+Three layers, each correct on its own:
+
+1. process-local dicts, trusted only while the shared *revocation epoch* is unchanged;
+2. the shared cache (Redis, or the file cache that every worker of one host shares);
+3. the database, which is the truth.
+
+Every revocation bumps the epoch, so every worker drops its local answers before its next request. Reading the
+epoch is one `stat()` of a file when the cache is the host-local file cache, one cache GET otherwise.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import threading
+from collections.abc import Callable, Hashable
+from pathlib import Path
+from typing import Any
+
+from django.conf import settings
+from django.core.cache import cache
+
+_EPOCH_KEY = "auth:epoch"
+_FILE_EPOCH_MAX = 64 * 1024
+
+
+class FileEpoch:
+    """The epoch is the identity of a file that grows by one byte per revocation (same-host workers)."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+
+    def read(self) -> Hashable:
+        try:
+            st = os.stat(self.path)
+        except FileNotFoundError:
+            return None
+        return (st.st_ino, st.st_size, st.st_mtime_ns)
+
+    def bump(self) -> None:
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        with open(self.path, "ab") as fh:  # O_APPEND: concurrent bumps never lose a byte
+            fh.write(b".")
+            size = fh.tell()
+        if size > _FILE_EPOCH_MAX:  # start over in a new file (new inode), atomically
+            tmp = self.path.with_suffix(f".{os.getpid()}.tmp")
+            tmp.write_bytes(b".")
+            os.replace(tmp, self.path)
+
+
+class CacheEpoch:
+    """The epoch is a counter in the shared cache (Redis)."""
+
+    def read(self) -> Hashable:
+        return cache.get(_EPOCH_KEY)
+
+    def bump(self) -> None:
+        try:
+            cache.incr(_EPOCH_KEY)
+        except ValueError:
+            if not cache.add(_EPOCH_KEY, 1, None):
+                with contextlib.suppress(ValueError):
+                    cache.incr(_EPOCH_KEY)
+
+
+def _make_epoch() -> FileEpoch | CacheEpoch:
+    conf = settings.CACHES["default"]
+    if conf["BACKEND"].endswith("FileBasedCache"):
+        return FileEpoch(Path(conf["LOCATION"]) / "revocations.epoch")
+    return CacheEpoch()
+
+
+class RevocationCache:
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._epoch_source: FileEpoch | CacheEpoch | None = None
+        self._epoch: Any = object()
+        self._local: dict[str, Any] = {}
+
+    @property
+    def epoch(self) -> FileEpoch | CacheEpoch:
+        if self._epoch_source is None:
+            self._epoch_source = _make_epoch()
+        return self._epoch_source
+
+    def reset(self) -> None:
+        """Forget the epoch source and local answers (after settings change, e.g. in tests)."""
+        with self._lock:
+            self._epoch_source = None
+            self._epoch = object()
+            self._local.clear()
+
+    def _sync(self) -> None:
+        current = self.epoch.read()
+        if current != self._epoch:
+            with self._lock:
+                self._local.clear()
+                self._epoch = current
+
+    def get(self, key: str, load: Callable[[], Any], timeout: int) -> Any:
+        """Return the value for `key`: local, else shared cache, else `load()` (the database)."""
+        self._sync()
+        try:
+            return self._local[key]
+        except KeyError:
+            pass
+        value = cache.get(key)
+        if value is None:
+            value = load()
+            cache.add(key, value, timeout)  # add: a concurrent revocation's write must win
+        if len(self._local) > 100_000:
+            self._local.clear()
+        self._local[key] = value
+        return value
+
+    def changed(self, *, delete: tuple[str, ...] = (), set_values: dict[str, tuple[Any, int]] | None = None) -> None:
+        """Record a revocation: update the shared cache, then move the epoch so every worker re-reads."""
+        for key in delete:
+            cache.delete(key)
+        for key, (value, timeout) in (set_values or {}).items():
+            cache.set(key, value, timeout)
+        self.epoch.bump()
+        with self._lock:
+            self._local.clear()
+
+
+revocation_cache = RevocationCache()
