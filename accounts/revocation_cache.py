@@ -99,9 +99,17 @@ class RevocationCache:
                 self._local.clear()
                 self._epoch = current
 
-    def get(self, key: str, load: Callable[[], Any], timeout: int) -> Any:
-        """Return the value for `key`: local, else shared cache, else `load()` (the database)."""
+    def sync(self) -> None:
+        """Drop local answers if any worker recorded a revocation since the last look (one epoch read)."""
         self._sync()
+
+    def get(self, key: str, load: Callable[[], Any], timeout: int, *, synced: bool = False) -> Any:
+        """Return the value for `key`: local, else shared cache, else `load()` (the database).
+
+        `synced=True` skips the epoch read when the caller has just called `sync()`.
+        """
+        if not synced:
+            self._sync()
         try:
             return self._local[key]
         except KeyError:
