@@ -107,8 +107,10 @@ def forget_user(user_id: str) -> None:
     revocation_cache.changed(delete=(_GEN_KEY.format(user_id),))
 
 
-def _current_generation(user_id: str) -> int:
-    return revocation_cache.get(_GEN_KEY.format(user_id), lambda: _generation_from_db(user_id), _MAX_CACHE_SECONDS)
+def _current_generation(user_id: str, *, synced: bool = False) -> int:
+    return revocation_cache.get(
+        _GEN_KEY.format(user_id), lambda: _generation_from_db(user_id), _MAX_CACHE_SECONDS, synced=synced
+    )
 
 
 def _generation_from_db(user_id: str) -> int:
@@ -161,11 +163,12 @@ class TokenBlacklist:
         revocation_cache.changed(delete=(key,))
         transaction.on_commit(lambda: revocation_cache.changed(set_values={key: (True, _cache_seconds(expires_at))}))
 
-    def is_revoked(self, token_jti: str, expires_at: datetime | None = None) -> bool:
+    def is_revoked(self, token_jti: str, expires_at: datetime | None = None, *, synced: bool = False) -> bool:
         return revocation_cache.get(
             _JTI_KEY.format(token_jti),
             lambda: RevokedToken.objects.filter(jti=token_jti).exists(),
             _cache_seconds(expires_at),
+            synced=synced,
         )
 
     def revoke_all_for_user(self, user_id: str, reason: str = "") -> int:
@@ -312,9 +315,10 @@ def _verify(token: str, token_class: type[Token]) -> TokenPayload | None:
 
 
 def _is_live(payload: TokenPayload) -> bool:
-    if payload.gen != _current_generation(payload.user_id):
+    revocation_cache.sync()
+    if payload.gen != _current_generation(payload.user_id, synced=True):
         return False
-    return not TokenBlacklist.get_instance().is_revoked(payload.jti, payload.expires_at)
+    return not TokenBlacklist.get_instance().is_revoked(payload.jti, payload.expires_at, synced=True)
 
 
 def decode_token_unchecked(token: str) -> TokenPayload | None:
