@@ -7,7 +7,8 @@ Three layers, each correct on its own:
 3. the database, which is the truth.
 
 Every revocation bumps the epoch, so every worker drops its local answers before its next request. Reading the
-epoch is one `stat()` of a file when the cache is the host-local file cache, one cache GET otherwise.
+epoch is one `stat()` of a file when the cache is the host-local file cache, a memory read with Redis (a
+subscriber thread hears every bump), one cache GET otherwise.
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ from __future__ import annotations
 import contextlib
 import os
 import threading
+import time
 from collections.abc import Callable, Hashable
 from pathlib import Path
 from typing import Any
@@ -65,10 +67,73 @@ class CacheEpoch:
                     cache.incr(_EPOCH_KEY)
 
 
+class RedisEpoch(CacheEpoch):
+    """The epoch counter in Redis, plus a subscriber thread per worker that hears every bump as it happens.
+
+    While subscribed, reading the epoch is a memory read; while not (starting up, connection lost) it falls
+    back to a GET of the counter, which is always correct. Every second the listener also compares the
+    counter with what it last saw, so even a silently dead connection cannot hide a bump for longer.
+    """
+
+    CHANNEL = "aragora:auth:revocations"
+
+    def __init__(self) -> None:
+        self._version = 0
+        self._subscribed = False
+        self._thread: threading.Thread | None = None
+        self._start_lock = threading.Lock()
+
+    def _ensure_listener(self) -> None:
+        if self._thread is not None and self._thread.is_alive():
+            return
+        with self._start_lock:
+            if self._thread is None or not self._thread.is_alive():
+                self._subscribed = False
+                self._thread = threading.Thread(target=self._listen, name="revocation-epoch", daemon=True)
+                self._thread.start()
+
+    def _listen(self) -> None:
+        from django_redis import get_redis_connection
+
+        while True:
+            try:
+                pubsub = get_redis_connection("default").pubsub()
+                pubsub.subscribe(self.CHANNEL)
+                seen = super().read()
+                while True:
+                    message = pubsub.get_message(timeout=1.0)
+                    if message and message["type"] == "subscribe":
+                        self._version += 1  # anything before this moment is re-read
+                        self._subscribed = True
+                    elif message and message["type"] == "message":
+                        self._version += 1
+                    elif message is None and (current := super().read()) != seen:
+                        seen = current
+                        self._version += 1
+            except Exception:
+                self._subscribed = False
+                self._version += 1
+                time.sleep(1)
+
+    def read(self) -> Hashable:
+        self._ensure_listener()
+        if self._subscribed:
+            return ("subscribed", self._version)
+        return ("polled", self._version, super().read())
+
+    def bump(self) -> None:
+        from django_redis import get_redis_connection
+
+        super().bump()
+        get_redis_connection("default").publish(self.CHANNEL, b"1")
+
+
 def _make_epoch() -> FileEpoch | CacheEpoch:
     conf = settings.CACHES["default"]
     if conf["BACKEND"].endswith("FileBasedCache"):
         return FileEpoch(Path(conf["LOCATION"]) / "revocations.epoch")
+    if conf["BACKEND"].startswith("django_redis."):
+        return RedisEpoch()
     return CacheEpoch()
 
 

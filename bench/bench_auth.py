@@ -11,6 +11,7 @@ from __future__ import annotations
 import argparse
 import io
 import os
+import statistics
 import sys
 import tempfile
 import time
@@ -83,21 +84,29 @@ def _rps(app, url: str, headers: dict[str, str], seconds: float) -> tuple[float,
     def start_response(status, _headers, exc_info=None):
         status_seen.append(status)
 
-    for _ in range(50):  # warm up: caches, connections, imports
-        b"".join(app(_environ(url, headers), start_response))
-    status_seen.clear()
     n, started = 0, time.perf_counter()
     while time.perf_counter() - started < seconds:
-        for _ in range(100):
+        for _ in range(50):
             b"".join(app(_environ(url, headers), start_response))
-        n += 100
-    elapsed = time.perf_counter() - started
-    return n / elapsed, status_seen[-1]
+        n += 50
+    return n / (time.perf_counter() - started), status_seen[-1]
+
+
+def _interleaved(app, scenarios, seconds: float, rounds: int) -> list[tuple[float, str]]:
+    """Measure every scenario in short alternating slices and keep each one's median: slow drift and
+    background load hit all scenarios alike instead of whichever happened to run at the time."""
+    for _name, url, headers in scenarios:
+        _rps(app, url, headers, 0.2)  # warm up: caches, connections, imports
+    samples: list[list[tuple[float, str]]] = [[] for _ in scenarios]
+    for _ in range(rounds):
+        for i, (_name, url, headers) in enumerate(scenarios):
+            samples[i].append(_rps(app, url, headers, seconds / rounds))
+    return [(statistics.median(r for r, _ in runs), runs[-1][1]) for runs in samples]
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--seconds", type=float, default=3.0, help="time per scenario")
+    parser.add_argument("--seconds", type=float, default=3.0, help="time per scenario (10 alternating slices)")
     parser.add_argument("--quick", action="store_true", help="0.5 s per scenario")
     args = parser.parse_args()
     seconds = 0.5 if args.quick else args.seconds
@@ -123,10 +132,9 @@ def main() -> None:
     ]
     print(f"database: {connection.vendor}; cache: {settings.CACHES['default']['BACKEND'].rsplit('.', 1)[-1]}")
     print(f"{'scenario':<24}{'req/s':>10}{'vs baseline':>14}{'overhead':>10}  status")
-    baseline = None
-    for name, url, headers in scenarios:
-        rps, status = _rps(app, url, headers, seconds)
-        baseline = baseline or rps
+    results = _interleaved(app, scenarios, seconds, rounds=10)
+    baseline = results[0][0]
+    for (name, _url, _headers), (rps, status) in zip(scenarios, results, strict=True):
         ratio = rps / baseline
         print(f"{name:<24}{rps:>10.0f}{ratio:>13.2f}x{(1 - ratio) * 100:>9.1f}%  {status}")
 

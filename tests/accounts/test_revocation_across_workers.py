@@ -53,3 +53,51 @@ def test_revoke_all_by_another_worker_is_seen_here(org_admin):
     assert client.get("/api/auth/me").status_code == 200
     _in_another_worker(f"jwt_auth.TokenBlacklist.get_instance().revoke_all_for_user({str(org_admin.id)!r})")
     assert client.get("/api/auth/me").status_code == 401
+
+
+@pytest.fixture
+def redis_cache(settings):
+    """Run with the Redis cache (and its subscriber) when a Redis server answers on 127.0.0.1:6379."""
+    import socket
+    import uuid
+
+    from accounts.revocation_cache import revocation_cache
+
+    try:
+        socket.create_connection(("127.0.0.1", 6379), 1).close()
+    except OSError:
+        pytest.skip("needs a Redis server on 127.0.0.1:6379")
+    prefix = f"test-{uuid.uuid4().hex[:8]}"
+    settings.CACHES = {
+        "default": {
+            "BACKEND": "django_redis.cache.RedisCache",
+            "LOCATION": "redis://127.0.0.1:6379/7",
+            "KEY_PREFIX": prefix,
+            "OPTIONS": {"CLIENT_CLASS": "django_redis.client.DefaultClient"},
+        }
+    }
+    revocation_cache.reset()
+    yield {"REDIS_URL": "redis://127.0.0.1:6379/7", "ARAGORA_CACHE_PREFIX": prefix}
+    revocation_cache.reset()
+
+
+@pytest.mark.django_db(transaction=True)
+def test_with_redis_a_revocation_by_another_worker_reaches_this_one(org_admin, redis_cache, monkeypatch):
+    import time
+
+    from accounts.revocation_cache import revocation_cache
+
+    for name, value in redis_cache.items():
+        monkeypatch.setenv(name, value)
+    token = jwt_auth.token_pair_for_user(org_admin).access_token
+    client = client_for(token=token)
+    assert client.get("/api/auth/me").status_code == 200
+    deadline = time.monotonic() + 5
+    while not revocation_cache.epoch._subscribed and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert revocation_cache.epoch._subscribed
+    assert client.get("/api/auth/me").status_code == 200  # answered from this worker's memory
+    jti = jwt_auth.validate_access_token(token).jti
+    _in_another_worker(f"jwt_auth.revoke_token(token_jti={jti!r}, reason='elsewhere')")
+    time.sleep(0.05)  # the published bump crosses a loopback socket
+    assert client.get("/api/auth/me").status_code == 401
