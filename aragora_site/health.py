@@ -5,6 +5,7 @@ from __future__ import annotations
 import time
 import uuid
 
+from django.conf import settings
 from django.core.cache import cache
 from django.db import connection
 from drf_spectacular.utils import extend_schema, inline_serializer
@@ -61,6 +62,6 @@ class HealthApi(APIView):
         body = {
             "status": "ok" if healthy else "degraded",
             "database": {"vendor": connection.vendor, **database},
-            "cache": {"backend": cache.__class__.__name__, **cache_state},
+            "cache": {"backend": settings.CACHES["default"]["BACKEND"].rsplit(".", 1)[-1], **cache_state},
         }
         return Response(body, status=200 if healthy else 503)
