@@ -56,3 +56,12 @@ def test_development_generates_a_secret_and_warns():
     res = _start({"DEBUG": "1"})
     assert res.returncode == 0
     assert "ARAGORA_JWT_SECRET is not set" in res.stderr and "die on restart" in res.stderr
+
+
+@pytest.mark.django_db
+def test_openapi_schema_is_valid_and_generates_without_warnings(tmp_path):
+    from django.core.management import call_command
+
+    out = tmp_path / "schema.yaml"
+    call_command("spectacular", "--validate", "--fail-on-warn", "--file", str(out))
+    assert "/api/auth/login" in out.read_text()
