@@ -10,7 +10,9 @@ in the database and fronted by the shared cache so that a warm request costs no 
 from __future__ import annotations
 
 import hmac
+import time
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -69,7 +71,11 @@ class TokenPayload:
 
     @property
     def is_expired(self) -> bool:
-        return timezone.now().timestamp() >= self.exp
+        return time.time() >= self.exp
+
+    @property
+    def expires_at_lazy(self) -> Callable[[], datetime]:
+        return lambda: self.expires_at
 
     @property
     def expires_at(self) -> datetime:
@@ -95,7 +101,9 @@ class AuthContext:
 # ---------------------------------------------------------------------------
 # Revocation
 # ---------------------------------------------------------------------------
-def _cache_seconds(expires_at: datetime | None) -> int:
+def _cache_seconds(expires_at: datetime | Callable[[], datetime] | None) -> int:
+    if callable(expires_at):
+        expires_at = expires_at()
     if expires_at is None:
         return _MAX_CACHE_SECONDS
     remaining = int((expires_at - timezone.now()).total_seconds()) + 1
@@ -164,10 +172,11 @@ class TokenBlacklist:
         transaction.on_commit(lambda: revocation_cache.changed(set_values={key: (True, _cache_seconds(expires_at))}))
 
     def is_revoked(self, token_jti: str, expires_at: datetime | None = None, *, synced: bool = False) -> bool:
+        """Return True when the token with this jti has been revoked (`expires_at` bounds cache lifetime)."""
         return revocation_cache.get(
             _JTI_KEY.format(token_jti),
             lambda: RevokedToken.objects.filter(jti=token_jti).exists(),
-            _cache_seconds(expires_at),
+            lambda: _cache_seconds(expires_at),
             synced=synced,
         )
 
@@ -318,7 +327,7 @@ def _is_live(payload: TokenPayload) -> bool:
     revocation_cache.sync()
     if payload.gen != _current_generation(payload.user_id, synced=True):
         return False
-    return not TokenBlacklist.get_instance().is_revoked(payload.jti, payload.expires_at, synced=True)
+    return not TokenBlacklist.get_instance().is_revoked(payload.jti, payload.expires_at_lazy, synced=True)
 
 
 def decode_token_unchecked(token: str) -> TokenPayload | None:
@@ -386,10 +395,17 @@ def _rotate(token: str) -> TokenPair | TokenReuseError | None:
 # ---------------------------------------------------------------------------
 # Requests
 # ---------------------------------------------------------------------------
+def _header(request: Any, name: str) -> str:
+    """Return a request header: from WSGI `META` when there is one (cheaper than building `headers`)."""
+    meta = getattr(request, "META", None)
+    if meta is not None:
+        return meta.get("HTTP_" + name.upper().replace("-", "_"), "")
+    headers = getattr(request, "headers", None) or {}
+    return headers.get(name) or headers.get(name.lower()) or ""
+
+
 def _bearer(request: Any) -> str | None:
-    headers = getattr(request, "headers", {}) or {}
-    auth = headers.get("Authorization") or headers.get("authorization") or ""
-    scheme, _, credentials = auth.partition(" ")
+    scheme, _, credentials = _header(request, "Authorization").partition(" ")
     if scheme.lower() != "bearer" or not credentials.strip():
         return None
     return credentials.strip()
@@ -397,8 +413,7 @@ def _bearer(request: Any) -> str | None:
 
 def extract_api_key(request: Any) -> str | None:
     """Return the API key sent in `X-API-Key` or as a Bearer credential (never from the query string)."""
-    headers = getattr(request, "headers", {}) or {}
-    key = headers.get("X-API-Key") or headers.get("x-api-key")
+    key = _header(request, "X-API-Key")
     if key:
         return key.strip()
     bearer = _bearer(request)

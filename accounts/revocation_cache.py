@@ -168,7 +168,7 @@ class RevocationCache:
         """Drop local answers if any worker recorded a revocation since the last look (one epoch read)."""
         self._sync()
 
-    def get(self, key: str, load: Callable[[], Any], timeout: int, *, synced: bool = False) -> Any:
+    def get(self, key: str, load: Callable[[], Any], timeout: Callable[[], int] | int, *, synced: bool = False) -> Any:
         """Return the value for `key`: local, else shared cache, else `load()` (the database).
 
         `synced=True` skips the epoch read when the caller has just called `sync()`.
@@ -182,7 +182,7 @@ class RevocationCache:
         value = cache.get(key)
         if value is None:
             value = load()
-            cache.add(key, value, timeout)  # add: a concurrent revocation's write must win
+            cache.add(key, value, timeout() if callable(timeout) else timeout)  # add: a concurrent write wins
         if len(self._local) > 100_000:
             self._local.clear()
         self._local[key] = value
