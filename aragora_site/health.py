@@ -39,22 +39,19 @@ def _cache() -> None:
     cache.delete(key)
 
 
+HEALTH = inline_serializer(
+    "Health",
+    fields={"status": serializers.CharField(), "database": serializers.DictField(), "cache": serializers.DictField()},
+)
+
+
 class HealthApi(APIView):
     authentication_classes: list = []
     permission_classes = [AllowAny]
 
     @extend_schema(
         auth=[],
-        responses={
-            200: inline_serializer(
-                "Health",
-                fields={
-                    "status": serializers.CharField(),
-                    "database": serializers.DictField(),
-                    "cache": serializers.DictField(),
-                },
-            )
-        },
+        responses={200: HEALTH, 503: HEALTH},
     )
     def get(self, request: Request) -> Response:
         database, cache_state = _check(_database), _check(_cache)

@@ -3,14 +3,37 @@
 from typing import Any
 
 from drf_spectacular.openapi import AutoSchema as SpectacularAutoSchema
+from rest_framework import serializers
+from rest_framework.permissions import AllowAny
+
+
+class ErrorSerializer(serializers.Serializer):
+    """Every error response: a message, a stable code, and per-field messages for invalid input."""
+
+    detail = serializers.CharField()
+    code = serializers.CharField()
+    errors = serializers.DictField(required=False)
 
 
 class AutoSchema(SpectacularAutoSchema):
-    """Name nested serializers after their view (`LoginApi.InputSerializer` -> `LoginApiInput`), so the
-    one-InputSerializer-per-view convention does not produce colliding component names."""
-
     def get_serializer_name(self, serializer: Any, direction: str) -> str:
+        """Name nested serializers after their view (`LoginApi.InputSerializer` -> `LoginApiInput`), so the
+        one-InputSerializer-per-view convention does not produce colliding component names."""
         qualname = type(serializer).__qualname__
         if "." in qualname and "<locals>" not in qualname:
             return qualname.replace(".", "")
         return super().get_serializer_name(serializer, direction)
+
+    def _get_response_bodies(self, direction: str = "response") -> dict:
+        """Document the errors every endpoint can answer, on top of what each view declares."""
+        responses = super()._get_response_bodies(direction)
+        codes = []
+        if self.method in {"POST", "PUT", "PATCH"} or self.path_regex.count("<") or self.method == "GET":
+            codes.append("400")
+        if not all(isinstance(p, AllowAny) for p in self.view.get_permissions()):
+            codes += ["401", "403"]
+        if "{" in self.path:
+            codes.append("404")
+        for code in codes:
+            responses.setdefault(code, self._get_response_for_code(ErrorSerializer, code, direction=direction))
+        return responses
