@@ -16,17 +16,11 @@ from accounts.authentication import JWTAuthentication
 from accounts.models import Role
 from accounts.permissions import IsOrganizationAdmin, IsOrganizationMember
 from aragora_site.fields import StrictCharField, StrictEmailField
+from aragora_site.schema import ErrorSerializer
 
 PASSWORD_MAX = 1024  # refuse huge passwords before hashing them
 
-ERROR = inline_serializer(
-    "Error",
-    fields={
-        "detail": serializers.CharField(),
-        "code": serializers.CharField(),
-        "errors": serializers.DictField(required=False),
-    },
-)
+ERROR = ErrorSerializer  # the error body every endpoint documents
 
 
 class TokenPairSerializer(serializers.Serializer):
