@@ -94,12 +94,37 @@ class Organization(models.Model):
     period_start = models.DateField(default=current_period_start, help_text="First day of the current usage period.")
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
+    # Billing state, written only by billing.services from Stripe's webhooks and the billing API.
+    stripe_customer_id = models.CharField(max_length=255, blank=True, default="", editable=False)
+    stripe_subscription_id = models.CharField(max_length=255, blank=True, default="", editable=False)
+    stripe_price_id = models.CharField(max_length=255, blank=True, default="", editable=False)
+    subscription_status = models.CharField(max_length=32, blank=True, default="", editable=False)
+    cancel_at_period_end = models.BooleanField(default=False, editable=False)
+    current_period_end = models.DateTimeField(null=True, blank=True, editable=False)
+    grace_until = models.DateTimeField(
+        null=True, blank=True, editable=False, help_text="End of the grace period after a failed payment."
+    )
+    grace_reminder_sent_at = models.DateTimeField(null=True, blank=True, editable=False)
+    # Creation time of the newest Stripe event applied: older events never roll the state back.
+    stripe_subscription_event_at = models.DateTimeField(null=True, blank=True, editable=False)
+    stripe_payment_event_at = models.DateTimeField(null=True, blank=True, editable=False)
 
     class Meta:
         ordering = ["name"]
-        indexes = [models.Index(fields=["tier"], name="org_tier_idx")]
+        indexes = [
+            models.Index(fields=["tier"], name="org_tier_idx"),
+            models.Index(fields=["grace_until"], name="org_grace_until_idx"),
+        ]
         constraints = [
             models.CheckConstraint(condition=Q(tier__in=SubscriptionTier.values), name="org_tier_valid"),
+            models.UniqueConstraint(
+                fields=["stripe_customer_id"], condition=~Q(stripe_customer_id=""), name="org_stripe_customer_unique"
+            ),
+            models.UniqueConstraint(
+                fields=["stripe_subscription_id"],
+                condition=~Q(stripe_subscription_id=""),
+                name="org_stripe_subscription_unique",
+            ),
         ]
 
     def __str__(self) -> str:
@@ -119,6 +144,14 @@ class Organization(models.Model):
     def is_at_limit(self) -> bool:
         limit = self.limits.debates_per_month
         return limit is not None and self.debates_used >= limit
+
+    @property
+    def email(self) -> str:
+        """The billing contact: the owner's e-mail, else the first admin's (dj-stripe's subscriber e-mail)."""
+        if self.owner_id and self.owner and self.owner.is_active:
+            return self.owner.email
+        admin = self.members.filter(role=Role.ADMIN, is_active=True).order_by("created_at").first()
+        return admin.email if admin else ""
 
     @property
     def owner_id_str(self) -> str | None:

@@ -61,6 +61,7 @@ INSTALLED_APPS = [
     "django.contrib.humanize",
     "rest_framework",
     "drf_spectacular",
+    "djstripe",
     "accounts",
     "billing",
     "usage",
@@ -207,6 +208,74 @@ SPECTACULAR_SETTINGS = {
 }
 
 # ------------------------------------------------------------------------------
+# STRIPE
+# ------------------------------------------------------------------------------
+# Empty values leave paid tiers unavailable: checkout answers 503 `stripe_not_configured` and
+# billing.stripe_client.stripe_config() raises StripeConfigError naming the missing variable.
+STRIPE_SECRET_KEY = env.str("STRIPE_SECRET_KEY", default="")
+STRIPE_WEBHOOK_SECRET = env.str("STRIPE_WEBHOOK_SECRET", default="")
+STRIPE_PRICE_STARTER = env.str("STRIPE_PRICE_STARTER", default="")
+STRIPE_PRICE_PROFESSIONAL = env.str("STRIPE_PRICE_PROFESSIONAL", default="")
+STRIPE_PRICE_ENTERPRISE = env.str("STRIPE_PRICE_ENTERPRISE", default="")
+# A Stripe-compatible server for tests and demos (e.g. http://127.0.0.1:12111); empty means Stripe itself.
+STRIPE_API_BASE = env.str("STRIPE_API_BASE", default="")
+# The API version every request is made with and every webhook endpoint must be set to (dj-stripe 2.11's).
+STRIPE_API_VERSION = "2026-05-27.dahlia"
+# Seconds a webhook signature stays valid, both into the past and into the future. Never 0.
+STRIPE_WEBHOOK_TOLERANCE = env.int("STRIPE_WEBHOOK_TOLERANCE", default=300)
+if not 1 <= STRIPE_WEBHOOK_TOLERANCE <= 600:
+    raise ImproperlyConfigured("STRIPE_WEBHOOK_TOLERANCE must be between 1 and 600 seconds.")
+DJSTRIPE_FOREIGN_KEY_TO_FIELD = "id"
+DJSTRIPE_SUBSCRIBER_MODEL = "accounts.Organization"
+DJSTRIPE_SUBSCRIBER_CUSTOMER_KEY = "djstripe_subscriber"
+DJSTRIPE_WEBHOOK_VALIDATION = "verify_signature"
+# Test databases only: replaying dj-stripe's 500-step migration history costs about 40 s per test database,
+# so tests create its tables with one equivalent migration. Never set where real data lives.
+if env.bool("DJSTRIPE_TEST_MIGRATIONS", default=False):
+    MIGRATION_MODULES = {"djstripe": "tests.billing.djstripe_schema.migrations"}
+# Organizations whose payment failed keep their tier this many days after the first failure.
+ARAGORA_PAYMENT_GRACE_DAYS = env.int("ARAGORA_PAYMENT_GRACE_DAYS", default=10)
+# The "grace period ending" reminder goes out this many days before the end.
+ARAGORA_GRACE_REMINDER_DAYS = env.int("ARAGORA_GRACE_REMINDER_DAYS", default=3)
+if ARAGORA_PAYMENT_GRACE_DAYS < 0 or ARAGORA_GRACE_REMINDER_DAYS < 0:
+    raise ImproperlyConfigured("ARAGORA_PAYMENT_GRACE_DAYS and ARAGORA_GRACE_REMINDER_DAYS must not be negative.")
+
+# ------------------------------------------------------------------------------
+# EMAIL / NOTIFICATIONS
+# ------------------------------------------------------------------------------
+# E-mail goes out over SMTP only when ARAGORA_SMTP_HOST is set; webhooks only when ARAGORA_NOTIFICATION_WEBHOOK is.
+ARAGORA_SMTP_HOST = env.str("ARAGORA_SMTP_HOST", default="")
+ARAGORA_SMTP_PORT = env.int("ARAGORA_SMTP_PORT", default=587)
+ARAGORA_SMTP_USER = env.str("ARAGORA_SMTP_USER", default="")
+ARAGORA_SMTP_PASSWORD = env.str("ARAGORA_SMTP_PASSWORD", default="")
+ARAGORA_SMTP_FROM = env.str("ARAGORA_SMTP_FROM", default="billing@aragora.ai")
+# STARTTLS (the norm on 587) unless turned off; implicit TLS (465) with ARAGORA_SMTP_USE_SSL.
+ARAGORA_SMTP_USE_SSL = env.bool("ARAGORA_SMTP_USE_SSL", default=ARAGORA_SMTP_PORT == 465)
+ARAGORA_SMTP_USE_TLS = env.bool("ARAGORA_SMTP_USE_TLS", default=not ARAGORA_SMTP_USE_SSL)
+ARAGORA_SMTP_TIMEOUT = env.int("ARAGORA_SMTP_TIMEOUT", default=15)
+EMAIL_BACKEND = "django.core.mail.backends.smtp.EmailBackend"
+EMAIL_HOST = ARAGORA_SMTP_HOST or "localhost"
+EMAIL_PORT = ARAGORA_SMTP_PORT
+EMAIL_HOST_USER = ARAGORA_SMTP_USER
+EMAIL_HOST_PASSWORD = ARAGORA_SMTP_PASSWORD
+EMAIL_USE_TLS = ARAGORA_SMTP_USE_TLS and not ARAGORA_SMTP_USE_SSL
+EMAIL_USE_SSL = ARAGORA_SMTP_USE_SSL
+EMAIL_TIMEOUT = ARAGORA_SMTP_TIMEOUT
+DEFAULT_FROM_EMAIL = ARAGORA_SMTP_FROM
+SERVER_EMAIL = ARAGORA_SMTP_FROM
+ARAGORA_NOTIFICATION_WEBHOOK = env.str("ARAGORA_NOTIFICATION_WEBHOOK", default="")
+ARAGORA_NOTIFICATION_WEBHOOK_SECRET = env.str("ARAGORA_NOTIFICATION_WEBHOOK_SECRET", default="")
+ARAGORA_NOTIFICATION_TIMEOUT = env.int("ARAGORA_NOTIFICATION_TIMEOUT", default=10)
+ARAGORA_NOTIFICATION_MAX_ATTEMPTS = env.int("ARAGORA_NOTIFICATION_MAX_ATTEMPTS", default=8)
+if ARAGORA_NOTIFICATION_WEBHOOK:
+    if not ARAGORA_NOTIFICATION_WEBHOOK.startswith(("https://", "http://")):
+        raise ImproperlyConfigured("ARAGORA_NOTIFICATION_WEBHOOK must be an http(s) URL.")
+    if len(ARAGORA_NOTIFICATION_WEBHOOK_SECRET.encode()) < 32:
+        raise ImproperlyConfigured(
+            "ARAGORA_NOTIFICATION_WEBHOOK_SECRET must be set (at least 32 bytes) when ARAGORA_NOTIFICATION_WEBHOOK is."
+        )
+
+# ------------------------------------------------------------------------------
 # STATIC, SECURITY
 # ------------------------------------------------------------------------------
 STATIC_URL = "static/"
@@ -238,5 +307,5 @@ LOGGING = {
     "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}},
     "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
     "root": {"handlers": ["console"], "level": env.str("LOG_LEVEL", default="INFO")},
-    "loggers": {"django.db.backends": {"level": "WARNING"}},
+    "loggers": {"django.db.backends": {"level": "WARNING"}, "stripe": {"level": "WARNING"}},
 }

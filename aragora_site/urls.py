@@ -12,6 +12,7 @@ urlpatterns = [
     path("api/health", HealthApi.as_view(), name="health"),
     path("api/schema/", SpectacularAPIView.as_view(), name="schema"),
     path("api/docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="swagger-ui"),
+    path("api/billing/", include("billing.urls")),
     path("api/", include("accounts.urls")),
 ]
 

@@ -8,3 +8,5 @@ os.environ.setdefault("ARAGORA_JWT_SECRET", "test-jwt-secret-that-is-long-enough
 # Each test process gets its own data directory: its own SQLite files and its own file cache.
 os.environ["ARAGORA_DATA_DIR"] = tempfile.mkdtemp(prefix="aragora-test-")
 os.environ.setdefault("ARAGORA_STATICFILES_STORAGE", "django.contrib.staticfiles.storage.StaticFilesStorage")
+# dj-stripe's tables from one migration instead of its 500-step history (see settings, STRIPE).
+os.environ.setdefault("DJSTRIPE_TEST_MIGRATIONS", "1")

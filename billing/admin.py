@@ -1,0 +1,109 @@
+"""Back office for billing: each organization's billing state, grace periods, notifications and Stripe events."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.contrib import admin, messages
+from django.db.models import QuerySet
+from django.utils import timezone
+
+from accounts.services import ServiceError
+from billing.models import Notification, NotificationStatus, OrganizationBilling, StripeEventReceipt
+from billing.notifications import notification_retry
+from billing.services import grace, self_service
+
+BILLING_FIELDS = [
+    "tier",
+    "subscription_status",
+    "cancel_at_period_end",
+    "current_period_end",
+    "grace_until",
+    "grace_reminder_sent_at",
+    "stripe_customer_id",
+    "stripe_subscription_id",
+    "stripe_price_id",
+    "stripe_subscription_event_at",
+    "stripe_payment_event_at",
+]
+
+
+class InGraceFilter(admin.SimpleListFilter):
+    title = "grace period"
+    parameter_name = "grace"
+
+    def lookups(self, request: Any, model_admin: Any) -> list[tuple[str, str]]:
+        return [("running", "Running"), ("expired", "Expired")]
+
+    def queryset(self, request: Any, queryset: QuerySet) -> QuerySet:
+        now = timezone.now()
+        if self.value() == "running":
+            return queryset.filter(grace_until__gt=now)
+        if self.value() == "expired":
+            return queryset.filter(grace_until__lte=now)
+        return queryset
+
+
+@admin.register(OrganizationBilling)
+class OrganizationBillingAdmin(admin.ModelAdmin):
+    list_display = ["name", "tier", "subscription_status", "cancel_at_period_end", "current_period_end", "grace_until"]
+    list_filter = ["tier", "subscription_status", "cancel_at_period_end", InGraceFilter]
+    search_fields = ["name", "slug", "stripe_customer_id", "stripe_subscription_id"]
+    fields = ["name", "slug", *BILLING_FIELDS]
+    readonly_fields = fields
+    actions = ["resync_from_stripe", "expire_grace_if_due"]
+
+    def has_add_permission(self, request: Any) -> bool:
+        return False
+
+    def has_delete_permission(self, request: Any, obj: Any = None) -> bool:
+        return False
+
+    @admin.action(description="Re-sync from Stripe")
+    def resync_from_stripe(self, request: Any, queryset: QuerySet[OrganizationBilling]) -> None:
+        for org in queryset:
+            try:
+                outcome = self_service.organization_resync(organization=org)
+            except ServiceError as exc:
+                self.message_user(request, f"{org.name}: {exc.message}", messages.ERROR)
+            else:
+                self.message_user(request, f"{org.name}: re-synced ({outcome.label}).", messages.SUCCESS)
+
+    @admin.action(description="Downgrade if the grace period has ended")
+    def expire_grace_if_due(self, request: Any, queryset: QuerySet[OrganizationBilling]) -> None:
+        expired = sum(grace.organization_grace_expire(organization=org) for org in queryset)
+        self.message_user(request, f"Downgraded {expired} organization(s) whose grace period had ended.")
+
+
+@admin.register(Notification)
+class NotificationAdmin(admin.ModelAdmin):
+    list_display = ["created_at", "organization", "kind", "channel", "status", "attempts", "next_attempt_at"]
+    list_filter = ["status", "kind", "channel"]
+    search_fields = ["organization__name", "last_error"]
+    list_select_related = ["organization"]
+    readonly_fields = [f.name for f in Notification._meta.fields]
+    actions = ["retry_now"]
+
+    def has_add_permission(self, request: Any) -> bool:
+        return False
+
+    @admin.action(description="Retry now")
+    def retry_now(self, request: Any, queryset: QuerySet[Notification]) -> None:
+        results = [notification_retry(notification=n) for n in queryset.exclude(status=NotificationStatus.SENT)]
+        sent = sum(1 for n in results if n is not None and n.status == NotificationStatus.SENT)
+        self.message_user(request, f"Retried {len(results)} notification(s); {sent} delivered.")
+
+
+@admin.register(StripeEventReceipt)
+class StripeEventReceiptAdmin(admin.ModelAdmin):
+    list_display = ["received_at", "event_id", "type", "outcome", "organization", "stripe_created"]
+    list_filter = ["outcome", "type"]
+    search_fields = ["event_id", "organization__name"]
+    list_select_related = ["organization"]
+    readonly_fields = [f.name for f in StripeEventReceipt._meta.fields]
+
+    def has_add_permission(self, request: Any) -> bool:
+        return False
+
+    def has_change_permission(self, request: Any, obj: Any = None) -> bool:
+        return False

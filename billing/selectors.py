@@ -1,0 +1,57 @@
+"""Reads for billing."""
+
+from __future__ import annotations
+
+import uuid
+from typing import Any
+
+from accounts.models import Organization
+from billing import stripe_client
+from billing.tiers import TIER_LIMITS, SubscriptionTier
+
+
+def organization_for_stripe(
+    *, subscription_id: str = "", customer_id: str = "", org_id: str = ""
+) -> Organization | None:
+    """Return the organization a Stripe object belongs to: by subscription, then customer, then our metadata."""
+    if subscription_id:
+        org = Organization.objects.filter(stripe_subscription_id=subscription_id).first()
+        if org is not None:
+            return org
+    if customer_id:
+        org = Organization.objects.filter(stripe_customer_id=customer_id).first()
+        if org is not None:
+            return org
+    try:
+        pk = uuid.UUID(str(org_id))
+    except ValueError:
+        return None
+    return Organization.objects.filter(pk=pk).first()
+
+
+def billing_plans() -> list[dict[str, Any]]:
+    """Return every tier with its limits, price and whether it can be bought here."""
+    plans = []
+    for tier, limits in TIER_LIMITS.items():
+        purchasable = False
+        if tier != SubscriptionTier.FREE:
+            try:
+                stripe_client.price_for_tier(tier)
+                purchasable = True
+            except stripe_client.StripeConfigError:
+                purchasable = False
+        plans.append({"tier": tier.value, "name": tier.label, "limits": limits.to_dict(), "purchasable": purchasable})
+    return plans
+
+
+def subscription_summary(*, organization: Organization) -> dict[str, Any]:
+    """Return what the organization's admins see of its subscription."""
+    return {
+        "tier": organization.tier,
+        "status": organization.subscription_status or None,
+        "has_subscription": bool(organization.stripe_subscription_id),
+        "current_period_end": organization.current_period_end,
+        "cancel_at_period_end": organization.cancel_at_period_end,
+        "grace_until": organization.grace_until,
+        "limits": organization.limits.to_dict(),
+    }

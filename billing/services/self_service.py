@@ -1,0 +1,167 @@
+"""What an organization's admins (and staff) ask of Stripe: checkout, cancel, change of plan, portal, re-sync.
+
+These calls change Stripe only; the organization follows when Stripe's webhook for the change arrives, so
+webhooks stay the one writer of subscription state (re-sync applies Stripe's current state directly).
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+import stripe
+from django.db import transaction
+from django.utils import timezone
+
+from accounts.models import Organization
+from accounts.services import ServiceError
+from billing import stripe_client
+from billing.models import StripeEventOutcome
+from billing.services.subscriptions import LIVE_STATUSES, organization_subscription_apply
+from billing.tiers import SubscriptionTier
+
+
+@contextmanager
+def stripe_errors() -> Iterator[None]:
+    """Turn Stripe's failures into API errors: 503 when unconfigured or unreachable, 502 when refused."""
+    try:
+        yield
+    except stripe_client.StripeConfigError as exc:
+        raise ServiceError(f"Billing is not configured: {exc}", code="stripe_not_configured", status=503) from exc
+    except stripe.APIConnectionError as exc:
+        raise ServiceError("Stripe could not be reached; try again.", code="stripe_unavailable", status=503) from exc
+    except stripe.StripeError as exc:
+        message = exc.user_message or "Stripe refused the request."
+        raise ServiceError(message, code="stripe_error", status=502) from exc
+
+
+def idempotency_key(
+    *, organization: Organization, operation: str, client_key: str | None, detail: str = ""
+) -> str | None:
+    """Return a Stripe idempotency key derived from the client's Idempotency-Key, scoped to org and operation."""
+    if not client_key:
+        return None
+    digest = hashlib.sha256(f"{organization.pk}|{operation}|{detail}|{client_key}".encode()).hexdigest()
+    return f"aragora-{operation}-{digest[:48]}"
+
+
+def _paid_tier(tier: str) -> SubscriptionTier:
+    if tier not in SubscriptionTier.values or tier == SubscriptionTier.FREE:
+        raise ServiceError("Choose a paid tier: starter, professional or enterprise.", code="invalid_tier")
+    return SubscriptionTier(tier)
+
+
+def _has_live_subscription(organization: Organization) -> bool:
+    return bool(organization.stripe_subscription_id) and organization.subscription_status in LIVE_STATUSES
+
+
+def _customer_for(organization: Organization) -> str:
+    if organization.stripe_customer_id:
+        return organization.stripe_customer_id
+    customer_id = stripe_client.create_customer(
+        email=organization.email,
+        name=organization.name,
+        metadata={"org_id": str(organization.pk), "djstripe_subscriber": str(organization.pk)},
+        idempotency_key=f"aragora-customer-create-{organization.pk}",
+    )
+    Organization.objects.filter(pk=organization.pk, stripe_customer_id="").update(stripe_customer_id=customer_id)
+    organization.refresh_from_db(fields=["stripe_customer_id"])
+    return organization.stripe_customer_id
+
+
+def subscription_checkout_start(
+    *, organization: Organization, tier: str, success_url: str, cancel_url: str, client_key: str | None = None
+) -> stripe_client.CheckoutSession:
+    """Open a Checkout session in which the organization subscribes to a paid tier."""
+    paid_tier = _paid_tier(tier)
+    if _has_live_subscription(organization):
+        raise ServiceError(
+            "The organization already has a subscription; change its plan instead.",
+            code="subscription_exists",
+            status=409,
+        )
+    with stripe_errors():
+        stripe_client.stripe_config()
+        stripe_client.price_for_tier(paid_tier)
+        customer_id = _customer_for(organization)
+        return stripe_client.create_checkout_session(
+            None,
+            paid_tier,
+            success_url,
+            cancel_url,
+            {"org_id": str(organization.pk), "tier": paid_tier.value},
+            customer_id=customer_id,
+            idempotency_key=idempotency_key(
+                organization=organization, operation="checkout", client_key=client_key, detail=paid_tier
+            ),
+        )
+
+
+def _live_subscription_id(organization: Organization) -> str:
+    if not _has_live_subscription(organization):
+        raise ServiceError("The organization has no active subscription.", code="no_subscription", status=409)
+    return organization.stripe_subscription_id
+
+
+def subscription_cancel(
+    *, organization: Organization, at_period_end: bool, client_key: str | None = None
+) -> stripe_client.SubscriptionInfo:
+    """Cancel the organization's subscription at the end of its period, or at once."""
+    subscription_id = _live_subscription_id(organization)
+    with stripe_errors():
+        return stripe_client.cancel_subscription(
+            subscription_id,
+            at_period_end=at_period_end,
+            idempotency_key=idempotency_key(
+                organization=organization, operation="cancel", client_key=client_key, detail=str(at_period_end)
+            ),
+        )
+
+
+def subscription_change(
+    *, organization: Organization, tier: str, client_key: str | None = None
+) -> stripe_client.SubscriptionInfo:
+    """Move the organization's subscription to another paid tier, with proration."""
+    new_tier = _paid_tier(tier)
+    subscription_id = _live_subscription_id(organization)
+    if stripe_client.tier_for_price(organization.stripe_price_id) == new_tier:
+        raise ServiceError(f"The organization is already on the {new_tier.label} tier.", code="same_tier")
+    with stripe_errors():
+        return stripe_client.update_subscription(
+            subscription_id,
+            new_price_id=stripe_client.price_for_tier(new_tier),
+            idempotency_key=idempotency_key(
+                organization=organization, operation="change", client_key=client_key, detail=new_tier
+            ),
+        )
+
+
+def portal_session_create(*, organization: Organization, return_url: str, client_key: str | None = None) -> str:
+    """Open a Stripe billing-portal session for the organization's customer and return its URL."""
+    if not organization.stripe_customer_id:
+        raise ServiceError("The organization has no Stripe customer yet.", code="no_customer", status=409)
+    with stripe_errors():
+        return stripe_client.create_portal_session(
+            organization.stripe_customer_id,
+            return_url,
+            idempotency_key=idempotency_key(
+                organization=organization, operation="portal", client_key=client_key, detail=return_url
+            ),
+        )
+
+
+def organization_resync(*, organization: Organization) -> StripeEventOutcome:
+    """Re-read the organization's subscription from Stripe, refresh dj-stripe's copy and apply it."""
+    from djstripe.models import Subscription
+
+    if not organization.stripe_subscription_id:
+        raise ServiceError("The organization has no Stripe subscription.", code="no_subscription", status=409)
+    with stripe_errors():
+        config = stripe_client.stripe_config()
+        remote = stripe_client.retrieve_subscription_object(organization.stripe_subscription_id)
+        with transaction.atomic():
+            Subscription.sync_from_stripe_data(remote, api_key=config.secret_key)
+            return organization_subscription_apply(
+                organization=organization, info=stripe_client.subscription_info(remote), event_at=timezone.now()
+            )
