@@ -178,7 +178,7 @@ class ApiKeyOwner:
 def _api_key_owner_sql() -> str:
     user, org = User._meta, Organization._meta
     return (
-        f"SELECT u.id, u.email, u.role, u.organization_id, o.tier, u.api_key_hash, "  # noqa: S608 - names from _meta
+        f"SELECT u.id, u.email, u.role, u.organization_id, o.tier, u.api_key_hash, o.grace_until, "  # noqa: S608
         f"CASE WHEN u.api_key_last_used_at IS NULL OR u.api_key_last_used_at < %s THEN 1 ELSE 0 END "
         f"FROM {user.db_table} u LEFT JOIN {org.db_table} o ON o.id = u.organization_id "
         f"WHERE u.api_key_prefix = %s AND u.is_active LIMIT 1"
@@ -199,13 +199,25 @@ def api_key_authenticate(*, key: str) -> ApiKeyOwner | None:
         row = cursor.fetchone()
     if row is None:
         return None
-    user_id, email, role, org_id, tier, key_hash, stale = row
+    user_id, email, role, org_id, tier, key_hash, grace_until, stale = row
     if not jwt_auth.secrets_equal(hash_api_key(key), key_hash):
         return None
     user_id = uuid.UUID(str(user_id))
+    org_id = str(uuid.UUID(str(org_id))) if org_id else None
     if stale:
         _api_key_touch(user_id=user_id)
-    return ApiKeyOwner(str(user_id), email, role, str(uuid.UUID(str(org_id))) if org_id else None, tier)
+    if grace_until is not None and org_id is not None:
+        tier = _tier_after_grace(org_id=org_id, tier=tier)
+    return ApiKeyOwner(str(user_id), email, role, org_id, tier)
+
+
+def _tier_after_grace(*, org_id: str, tier: str) -> str:
+    """Apply a lapsed grace period before authorizing (rare: only organizations that are in one pay this)."""
+    from billing.services.grace import organization_grace_enforce
+
+    org = Organization.objects.get(pk=org_id)
+    organization_grace_enforce(organization=org)
+    return org.tier
 
 
 def _api_key_touch(*, user_id: uuid.UUID) -> None:

@@ -149,3 +149,39 @@ def test_member_creation_with_bad_input_is_a_400(org_admin):
         res = client.post("/api/org/members", body, format="json")
         assert res.status_code == 400 and res.json()["code"] == "invalid"
     assert client.delete("/api/org/members/not-a-uuid").status_code == 404
+
+
+@pytest.mark.django_db
+def test_lapsed_grace_period_downgrades_on_first_access(org_admin, org):
+    from django.utils import timezone
+
+    org.grace_until = timezone.now() - timezone.timedelta(minutes=1)
+    org.save(update_fields=["grace_until"])
+    body = client_for(org_admin).get("/api/org").json()
+    assert body["tier"] == "free" and body["limits"]["debates_per_month"] == 10
+    org.refresh_from_db()
+    assert org.tier == "free"
+
+
+@pytest.mark.django_db
+def test_api_key_of_an_organization_whose_grace_lapsed_loses_api_access(org_admin, org):
+    from django.utils import timezone
+
+    key = org_admin.generate_api_key()
+    assert client_for(api_key=key).get("/api/org").status_code == 200
+    org.grace_until = timezone.now() - timezone.timedelta(minutes=1)
+    org.save(update_fields=["grace_until"])
+    res = client_for(api_key=key).get("/api/org")
+    assert res.status_code == 403 and res.json()["code"] == "api_access_not_in_tier"
+    org.refresh_from_db()
+    assert org.tier == "free"
+
+
+@pytest.mark.django_db
+def test_running_grace_period_keeps_the_paid_tier(org_admin, org):
+    from django.utils import timezone
+
+    key = org_admin.generate_api_key()
+    org.grace_until = timezone.now() + timezone.timedelta(days=3)
+    org.save(update_fields=["grace_until"])
+    assert client_for(api_key=key).get("/api/org").json()["tier"] == "professional"
