@@ -12,6 +12,7 @@ from django.db import close_old_connections
 from hypothesis import HealthCheck, settings
 
 from accounts import jwt_auth
+from tests.billing.conftest import fake_stripe, fake_stripe_server  # noqa: F401 - fixtures used below
 
 schema = schemathesis.openapi.from_wsgi("/api/schema/?format=json", get_wsgi_application())
 
@@ -34,7 +35,7 @@ def bearer(org_admin):
 @pytest.mark.django_db
 @schema.parametrize()
 @settings(max_examples=40, deadline=None, suppress_health_check=list(HealthCheck))
-def test_api_never_fails_and_matches_its_schema(case, bearer):
+def test_api_never_fails_and_matches_its_schema(case, bearer, fake_stripe):  # noqa: F811 - Stripe configured
     # Not checked here: `positive_data_acceptance` (the schema cannot express the password rules) and
     # `ignored_auth` (endpoints take either of two schemes, so a valid bearer stays beside a dropped key);
     # missing and invalid credentials have their own tests per endpoint.
