@@ -309,3 +309,17 @@ LOGGING = {
     "root": {"handlers": ["console"], "level": env.str("LOG_LEVEL", default="INFO")},
     "loggers": {"django.db.backends": {"level": "WARNING"}, "stripe": {"level": "WARNING"}},
 }
+
+# ------------------------------------------------------------------------------
+# USAGE
+# ------------------------------------------------------------------------------
+# Events per POST /api/usage/events batch (and per UsageTracker.record_events call).
+USAGE_MAX_BATCH_EVENTS = env.int("USAGE_MAX_BATCH_EVENTS", default=1000)
+# How far in the past an event's occurred_at may lie (late reports of last month's usage still count).
+USAGE_MAX_BACKDATE_DAYS = env.int("USAGE_MAX_BACKDATE_DAYS", default=35)
+# Size limit of one event's metadata, as compact JSON.
+USAGE_MAX_METADATA_BYTES = env.int("USAGE_MAX_METADATA_BYTES", default=8192)
+if not 1 <= USAGE_MAX_BATCH_EVENTS <= 10_000 or USAGE_MAX_BACKDATE_DAYS < 0 or USAGE_MAX_METADATA_BYTES < 2:
+    raise ImproperlyConfigured(
+        "USAGE_MAX_BATCH_EVENTS must be 1..10000, USAGE_MAX_BACKDATE_DAYS >= 0 and USAGE_MAX_METADATA_BYTES >= 2."
+    )

@@ -14,6 +14,8 @@ urlpatterns = [
     path("api/docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="swagger-ui"),
     path("api/billing/", include("billing.urls")),
     path("api/", include("accounts.urls")),
+    path("api/", include("usage.urls")),
+    path("", include("usage.web_urls")),
 ]
 
 handler404 = "aragora_site.errors.handler404"

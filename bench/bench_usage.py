@@ -1,0 +1,333 @@
+"""Usage-metering benchmark, in one run:
+
+1. in-process `UsageTracker.record_event` events/s (one transaction per event);
+2. `UsageTracker.record_events` (batches of 1000) events/s, against a raw `sqlite3` `executemany` of the same
+   rows into the same `usage_events` table (the physical floor), as a ratio;
+3. HTTP batch ingestion events/s: POST /api/usage/events with 1000 events per request, to gunicorn;
+4. summary / timeseries / breakdown latency for an organization with 1,000 events and one with 1,000,000
+   (rows generated with bulk SQL, rollups built by the repair command's service): flat means rollups, not scans.
+
+Runs on a fresh SQLite database in a temporary ARAGORA_DATA_DIR, with its own secrets.
+
+    .venv/bin/python bench/bench_usage.py            # full run (1M events: a few minutes)
+    .venv/bin/python bench/bench_usage.py --quick    # small run (100k events)
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import random
+import socket
+import sqlite3
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+import uuid
+from datetime import datetime, timedelta
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+DATA_DIR = tempfile.mkdtemp(prefix="aragora-bench-usage-")
+os.environ["ARAGORA_DATA_DIR"] = DATA_DIR
+os.environ.pop("DATABASE_URL", None)
+os.environ.setdefault("SECRET_KEY", "bench-secret-key-" + "x" * 40)
+os.environ.setdefault("ARAGORA_JWT_SECRET", "bench-jwt-secret-that-is-long-enough-0123456789")
+os.environ.setdefault("DJANGO_SETTINGS_MODULE", "aragora_site.settings")
+os.environ.setdefault("LOG_LEVEL", "WARNING")
+os.environ["DEBUG"] = "0"
+
+import django  # noqa: E402
+
+django.setup()
+
+from django.conf import settings  # noqa: E402
+from django.core.management import call_command  # noqa: E402
+from django.utils import timezone  # noqa: E402
+
+from accounts.models import Organization, Role, User  # noqa: E402
+from billing.tiers import SubscriptionTier  # noqa: E402
+from usage import selectors  # noqa: E402
+from usage.services import usage_aggregates_rebuild  # noqa: E402
+from usage.tracker import UsageTracker  # noqa: E402
+
+MODELS = [
+    ("anthropic", "claude-sonnet-4", 3, 15),
+    ("anthropic", "claude-opus-4", 15, 75),
+    ("openai", "gpt-4o", 2.5, 10),
+    ("openai", "gpt-4o-mini", 0.15, 0.6),
+    ("deepseek", "deepseek-v3", 0.14, 0.28),
+    ("google", "gemini-pro", 1.25, 5),
+]
+BATCH = 1000
+
+
+def _org(name: str, users: int = 3) -> tuple[Organization, list[User]]:
+    org = Organization.objects.create(name=name, slug=name.lower(), tier=SubscriptionTier.ENTERPRISE)
+    members = [
+        User.objects.create_user(email=f"u{i}@{name.lower()}.test", organization=org, role=Role.ADMIN)
+        for i in range(users)
+    ]
+    return org, members
+
+
+def _event(org: Organization, users: list[User], rng: random.Random, *, batch_dict: bool = False) -> dict:
+    provider, model, *_ = rng.choice(MODELS)
+    event = {
+        "event_type": rng.choice(["agent_call", "agent_call", "api_call"]),
+        "provider": provider,
+        "model": model,
+        "tokens_in": rng.randint(100, 20_000),
+        "tokens_out": rng.randint(10, 4_000),
+        "user_id": str(rng.choice(users).id),
+    }
+    if batch_dict:
+        event["org_id"] = str(org.id)
+    return event
+
+
+def bench_record_event(count: int) -> float:
+    org, users = _org("single")
+    tracker, rng = UsageTracker(), random.Random(1)
+    events = [_event(org, users, rng) for _ in range(count)]
+    started = time.perf_counter()
+    for e in events:
+        tracker.record_event(
+            org.id, e["user_id"], e["event_type"], e["provider"], e["model"], e["tokens_in"], e["tokens_out"]
+        )
+    return count / (time.perf_counter() - started)
+
+
+def bench_record_events(batches: int) -> float:
+    org, users = _org("batch")
+    tracker, rng = UsageTracker(), random.Random(2)
+    payloads = [[_event(org, users, rng, batch_dict=True) for _ in range(BATCH)] for _ in range(batches)]
+    started = time.perf_counter()
+    for payload in payloads:
+        tracker.record_events(payload)
+    return batches * BATCH / (time.perf_counter() - started)
+
+
+def _raw_rows(org_hex: str, users_hex: list[str], count: int, rng: random.Random, start: datetime, days: int):
+    """Rows for usage_events exactly as Django stores them on SQLite (cost: integer 1e-10 USD)."""
+    span = days * 86400
+    for _ in range(count):
+        provider, model, price_in, price_out = rng.choice(MODELS)
+        t_in, t_out = rng.randint(100, 20_000), rng.randint(10, 4_000)
+        cost = round((t_in * price_in + t_out * price_out) * 10_000)  # USD/1M tokens -> 1e-10 USD units
+        moment = start + timedelta(seconds=rng.randrange(span))
+        stamp = moment.strftime("%Y-%m-%d %H:%M:%S.%f")
+        yield (
+            uuid.uuid4().hex,
+            rng.choice(["agent_call", "api_call"]),
+            provider,
+            model,
+            t_in,
+            t_out,
+            cost,
+            0,
+            "{}",
+            "",
+            "",
+            stamp,
+            stamp,
+            org_hex,
+            None,
+            rng.choice(users_hex),
+        )
+
+
+RAW_INSERT = (
+    "INSERT INTO usage_events (id, event_type, provider, model, tokens_in, tokens_out, cost_usd, unpriced, metadata, "
+    "idempotency_key, fingerprint, created_at, recorded_at, org_id, price_id, user_id) "
+    "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+)
+
+
+def _sqlite() -> sqlite3.Connection:
+    db = sqlite3.connect(settings.DATABASES["default"]["NAME"], timeout=30, isolation_level=None)
+    db.execute("PRAGMA journal_mode=WAL")
+    db.execute("PRAGMA synchronous=NORMAL")
+    return db
+
+
+def bench_raw_executemany(batches: int) -> float:
+    org, users = _org("raw")
+    rng = random.Random(2)
+    rows = [
+        list(_raw_rows(org.id.hex, [u.id.hex for u in users], BATCH, rng, timezone.now(), 1)) for _ in range(batches)
+    ]
+    db = _sqlite()
+    started = time.perf_counter()
+    for batch in rows:
+        db.execute("BEGIN IMMEDIATE")
+        db.executemany(RAW_INSERT, batch)
+        db.execute("COMMIT")
+    elapsed = time.perf_counter() - started
+    db.close()
+    return batches * BATCH / elapsed
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def bench_http(batches: int) -> float:
+    import requests
+
+    org, users = _org("http")
+    key = users[0].generate_api_key()
+    port = _free_port()
+    env = {**os.environ, "ALLOWED_HOSTS": "127.0.0.1"}
+    server = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "gunicorn",
+            "aragora_site.wsgi",
+            "--bind",
+            f"127.0.0.1:{port}",
+            "--workers",
+            "2",
+            "--log-level",
+            "warning",
+        ],
+        cwd=ROOT,
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+    )
+    try:
+        session = requests.Session()
+        session.headers.update({"X-API-Key": key, "Content-Type": "application/json"})
+        url = f"http://127.0.0.1:{port}/api/usage/events"
+        deadline = time.time() + 30
+        while True:
+            try:
+                session.get(f"http://127.0.0.1:{port}/api/health", timeout=2)
+                break
+            except requests.ConnectionError:
+                if time.time() > deadline:
+                    raise RuntimeError("gunicorn did not start") from None
+                time.sleep(0.2)
+        rng = random.Random(3)
+        bodies = []
+        for _ in range(batches):
+            events = [_event(org, users, rng) for _ in range(BATCH)]
+            bodies.append(json.dumps({"events": events}))
+        session.post(url, data=json.dumps({"event_type": "api_call"}), timeout=60)  # warm both code paths
+        started = time.perf_counter()
+        for body in bodies:
+            res = session.post(url, data=body, timeout=60)
+            if res.status_code != 201:
+                raise RuntimeError(f"HTTP {res.status_code}: {res.text[:300]}")
+        return batches * BATCH / (time.perf_counter() - started)
+    finally:
+        server.terminate()
+        server.wait(10)
+
+
+def _fill(org: Organization, users: list[User], count: int, days: int) -> float:
+    """Insert `count` events with bulk SQL over the last `days` days, then build the rollups from them."""
+    rng = random.Random(4)
+    start = timezone.now() - timedelta(days=days - 1)
+    start = start.replace(hour=0, minute=0, second=0, microsecond=0)
+    db = _sqlite()
+    db.execute("BEGIN IMMEDIATE")
+    rows = _raw_rows(org.id.hex, [u.id.hex for u in users], count, rng, start, days)
+    while chunk := [row for _, row in zip(range(50_000), rows, strict=False)]:
+        db.executemany(RAW_INSERT, chunk)
+    db.execute("COMMIT")
+    db.close()
+    started = time.perf_counter()
+    usage_aggregates_rebuild(organization_id=org.id)
+    return time.perf_counter() - started
+
+
+def _latency(fn, repeat: int) -> tuple[float, float]:
+    times = []
+    for _ in range(repeat):
+        started = time.perf_counter()
+        fn()
+        times.append((time.perf_counter() - started) * 1000)
+    times.sort()
+    return statistics.median(times), times[int(len(times) * 0.95) - 1]
+
+
+def bench_reads(big_count: int, days: int, repeat: int) -> dict:
+    results = {}
+    for label, count in (("1k", 1000), ("big", big_count)):
+        org, users = _org(f"reads{label}", users=5)
+        rebuild = _fill(org, users, count, days)
+        today = timezone.localdate()
+        period = today - timedelta(days=29)
+        # every lambda binds this iteration's values as defaults
+        reads = {
+            "usage summary (30 days)": lambda org=org, period=period, today=today: selectors.usage_summary(
+                organization_id=org.pk, start=period, end=today
+            ),
+            "cost summary (period)": lambda org=org: selectors.cost_summary(organization=org),
+            "timeseries (30 days, daily)": lambda org=org, period=period, today=today: selectors.cost_timeseries(
+                organization_id=org.pk, start=period, end=today
+            ),
+            f"timeseries ({days} days, monthly)": lambda org=org, today=today: selectors.cost_timeseries(
+                organization_id=org.pk, start=today - timedelta(days=days), end=today, granularity="month"
+            ),
+            "breakdown by model (30 days)": lambda org=org, period=period, today=today: selectors.cost_breakdown(
+                organization=org, by="model", start=period, end=today
+            ),
+            "breakdown by user (30 days)": lambda org=org, period=period, today=today: selectors.cost_breakdown(
+                organization=org, by="user", start=period, end=today
+            ),
+        }
+        results[label] = {
+            "count": count,
+            "rebuild_s": rebuild,
+            "reads": {name: _latency(fn, repeat) for name, fn in reads.items()},
+        }
+    return results
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--quick", action="store_true", help="small run: fewer events, 100k instead of 1M")
+    args = parser.parse_args()
+    single, batches, big, repeat = (500, 5, 100_000, 20) if args.quick else (5000, 20, 1_000_000, 50)
+    call_command("migrate", verbosity=0)
+    print(f"SQLite {sqlite3.sqlite_version}, data dir {DATA_DIR}, {'quick' if args.quick else 'full'} run")
+
+    rate_single = bench_record_event(single)
+    print(f"record_event (1 event per transaction, {single} events): {rate_single:,.0f} events/s  [target >= 2,000]")
+    rate_batch = bench_record_events(batches)
+    rate_raw = bench_raw_executemany(batches)
+    print(f"record_events (batches of {BATCH}, {batches} batches):    {rate_batch:,.0f} events/s")
+    print(f"raw sqlite3 executemany, same rows and table:        {rate_raw:,.0f} events/s")
+    print(f"  batch / raw = {rate_batch / rate_raw:.1%}  [target >= 25%]")
+    rate_http = bench_http(batches)
+    print(
+        f"HTTP POST /api/usage/events (gunicorn, 2 workers, {BATCH}/request): {rate_http:,.0f} events/s"
+        f"  ({rate_http / rate_raw:.1%} of raw)"
+    )
+
+    reads = bench_reads(big, days=90, repeat=repeat)
+    small, large = reads["1k"], reads["big"]
+    print(
+        f"reads, median / p95 ms: {small['count']:,} events vs {large['count']:,} events "
+        f"(rollups rebuilt from the {large['count']:,} events in {large['rebuild_s']:.1f} s)  [target < 20 ms]"
+    )
+    for name, (median_small, p95_small) in small["reads"].items():
+        median_big, p95_big = large["reads"][name]
+        print(
+            f"  {name:34s} {median_small:6.2f} / {p95_small:6.2f}   vs  {median_big:6.2f} / {p95_big:6.2f}"
+            f"   ratio {median_big / median_small:4.2f}x"
+        )
+
+
+if __name__ == "__main__":
+    main()

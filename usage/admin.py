@@ -1,0 +1,126 @@
+"""Back office: spend per organization and month, usage events (read-only), the pricing table (editable)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.contrib import admin
+from django.db.models import Count, QuerySet, Sum
+from django.http import HttpRequest
+
+from billing.tiers import SubscriptionTier
+from usage.models import Budget, BudgetAlert, ModelPrice, UsageEvent, UsageMonthly
+
+
+class ReadOnlyAdmin(admin.ModelAdmin):
+    """Derived or audit data: visible to staff, never edited by hand."""
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+
+class MonthFilter(admin.SimpleListFilter):
+    title = "month"
+    parameter_name = "month"
+
+    def lookups(self, request: HttpRequest, model_admin: Any) -> list[tuple[str, str]]:
+        months = UsageMonthly.objects.order_by("-month").values_list("month", flat=True).distinct()[:36]
+        return [(m, m) for m in months]
+
+    def queryset(self, request: HttpRequest, queryset: QuerySet) -> QuerySet:
+        return queryset.filter(month=self.value()) if self.value() else queryset
+
+
+class TierFilter(admin.SimpleListFilter):
+    title = "tier"
+    parameter_name = "tier"
+
+    def lookups(self, request: HttpRequest, model_admin: Any) -> list[tuple[str, str]]:
+        return list(SubscriptionTier.choices)
+
+    def queryset(self, request: HttpRequest, queryset: QuerySet) -> QuerySet:
+        return queryset.filter(organization__tier=self.value()) if self.value() else queryset
+
+
+@admin.register(UsageMonthly)
+class UsageMonthlyAdmin(ReadOnlyAdmin):
+    """Spend per organization and month, most expensive first, with the totals of the filtered rows."""
+
+    change_list_template = "admin/usage/usagemonthly/change_list.html"
+    list_display = ["organization", "tier", "month", "total_cost", "debates", "api_calls", "total_tokens", "events"]
+    list_filter = [MonthFilter, TierFilter]
+    search_fields = ["organization__name", "organization__slug"]
+    ordering = ["-total_cost", "-month"]
+    list_select_related = ["organization"]
+    list_per_page = 100
+
+    @admin.display(description="Tier", ordering="organization__tier")
+    def tier(self, obj: UsageMonthly) -> str:
+        return obj.organization.get_tier_display()
+
+    def changelist_view(self, request: HttpRequest, extra_context: dict | None = None) -> Any:
+        response = super().changelist_view(request, extra_context=extra_context)
+        changelist = getattr(response, "context_data", {}).get("cl")
+        if changelist is not None:
+            response.context_data["usage_totals"] = changelist.queryset.aggregate(
+                organizations=Count("organization", distinct=True),
+                total_cost=Sum("total_cost"),
+                debates=Sum("debates"),
+                api_calls=Sum("api_calls"),
+                total_tokens=Sum("total_tokens"),
+                events=Sum("events"),
+            )
+        return response
+
+
+@admin.register(UsageEvent)
+class UsageEventAdmin(ReadOnlyAdmin):
+    list_display = [
+        "created_at",
+        "organization",
+        "event_type",
+        "provider",
+        "model",
+        "tokens_in",
+        "tokens_out",
+        "cost_usd",
+        "unpriced",
+        "user",
+    ]
+    list_filter = ["unpriced", "event_type", "provider", "created_at"]
+    search_fields = ["=id", "=idempotency_key", "organization__name", "organization__slug", "user__email", "model"]
+    date_hierarchy = "created_at"
+    list_select_related = ["organization", "user"]
+    show_full_result_count = False
+    readonly_fields = [f.name for f in UsageEvent._meta.fields]
+
+
+@admin.register(ModelPrice)
+class ModelPriceAdmin(admin.ModelAdmin):
+    """The pricing table. A change applies to events recorded from then on; recorded costs never change."""
+
+    list_display = ["provider", "model", "display_name", "input_per_million", "output_per_million", "effective_from"]
+    list_editable = ["input_per_million", "output_per_million"]
+    list_filter = ["provider"]
+    search_fields = ["provider", "model", "display_name"]
+    ordering = ["provider", "model", "-effective_from"]
+
+
+@admin.register(Budget)
+class BudgetAdmin(ReadOnlyAdmin):
+    list_display = ["organization", "monthly_budget_usd", "alert_thresholds", "hard_limit", "updated_at", "updated_by"]
+    list_filter = ["hard_limit"]
+    search_fields = ["organization__name"]
+
+
+@admin.register(BudgetAlert)
+class BudgetAlertAdmin(ReadOnlyAdmin):
+    list_display = ["created_at", "organization", "period", "threshold", "spend_usd", "budget_usd", "delivery_status"]
+    list_filter = ["delivery_status", "period"]
+    search_fields = ["organization__name"]

@@ -1,0 +1,420 @@
+"""HTTP API for usage metering and cost visibility. The organization always comes from the credentials."""
+
+from __future__ import annotations
+
+from datetime import date
+from decimal import Decimal
+from typing import Any
+
+from django.http import StreamingHttpResponse
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import (
+    OpenApiParameter,
+    PolymorphicProxySerializer,
+    extend_schema,
+    extend_schema_field,
+    inline_serializer,
+)
+from rest_framework import serializers, status
+from rest_framework.exceptions import ValidationError
+from rest_framework.permissions import IsAuthenticated
+from rest_framework.request import Request
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from accounts.apis import ERROR
+from accounts.permissions import IsOrganizationAdmin, IsOrganizationMember
+from accounts.selectors import organization_for_caller
+from aragora_site.fields import StrictBooleanField, StrictCharField
+from usage import selectors, services
+from usage.models import MAX_COUNT, UsageEventType
+from usage.services import EventInput, money_str
+
+
+# ---------------------------------------------------------------------------
+# Fields
+# ---------------------------------------------------------------------------
+class CountField(serializers.Field):
+    """A JSON integer from 0 to 2^53 - 1 (no strings, floats, booleans, NaN or Infinity)."""
+
+    default_error_messages = {"invalid": f"Must be a whole number from 0 to {MAX_COUNT}."}
+
+    def to_internal_value(self, data: Any) -> int:
+        if isinstance(data, bool) or not isinstance(data, int) or not 0 <= data <= MAX_COUNT:
+            self.fail("invalid")
+        return data
+
+    def to_representation(self, value: int) -> int:
+        return value
+
+
+extend_schema_field({"type": "integer", "minimum": 0, "maximum": MAX_COUNT})(CountField)
+
+
+class StrictDateTimeField(serializers.DateTimeField):
+    """An ISO 8601 date-time given as a JSON string."""
+
+    def to_internal_value(self, value: Any) -> Any:
+        if not isinstance(value, str):
+            self.fail("invalid", format="ISO 8601 string")
+        return super().to_internal_value(value)
+
+
+class StrictUUIDField(serializers.UUIDField):
+    def to_internal_value(self, data: Any) -> Any:
+        if not isinstance(data, str):
+            self.fail("invalid", value=data)
+        return super().to_internal_value(data)
+
+
+class StrictThresholdField(serializers.IntegerField):
+    def to_internal_value(self, data: Any) -> int:
+        if isinstance(data, bool) or not isinstance(data, int):
+            self.fail("invalid")
+        return super().to_internal_value(data)
+
+
+@extend_schema_field({"type": "string", "format": "decimal", "example": "12.50"})
+class MoneyField(serializers.Field):
+    """A USD amount rendered as an exact decimal string ("0.00000014", "12.50")."""
+
+    def to_representation(self, value: Decimal) -> str:
+        return money_str(value)
+
+
+class NoUnknownFieldsMixin:
+    """Refuse keys the serializer does not know (a typo, or `org_id`, which only credentials may set)."""
+
+    def to_internal_value(self, data: Any) -> Any:
+        if isinstance(data, dict):
+            unknown = sorted(set(data) - set(self.fields))
+            if unknown:
+                raise ValidationError(
+                    {
+                        name: [
+                            "The organization comes from the credentials."
+                            if name in ("org_id", "organization", "organization_id")
+                            else "Unknown field."
+                        ]
+                        for name in unknown
+                    }
+                )
+        return super().to_internal_value(data)
+
+
+class RangeSerializer(serializers.Serializer):
+    """?start=YYYY-MM-DD&end=YYYY-MM-DD, whole UTC days, both included; default: the current period."""
+
+    start = serializers.DateField(required=False, input_formats=["%Y-%m-%d"])
+    end = serializers.DateField(required=False, input_formats=["%Y-%m-%d"])
+
+    def to_internal_value(self, data: Any) -> Any:
+        # DRF reads "?start=" as "not given"; a parameter that is present must be valid.
+        blank = [name for name in self.fields if name in data and data.get(name) == ""]
+        if blank:
+            raise ValidationError({name: ["May not be blank."] for name in blank})
+        return super().to_internal_value(data)
+
+    def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
+        default_start, default_end = selectors.default_range()
+        start, end = attrs.get("start", default_start), attrs.get("end", default_end)
+        if "start" in attrs and "end" not in attrs and start > default_end:
+            end = start
+        if start > end:
+            raise ValidationError({"start": ["Must not be after end."]})
+        if (end - start).days >= selectors.MAX_RANGE_DAYS:
+            raise ValidationError({"end": [f"The range may cover at most {selectors.MAX_RANGE_DAYS} days."]})
+        return {**attrs, "start": start, "end": end}
+
+
+RANGE_PARAMETERS = [
+    OpenApiParameter("start", OpenApiTypes.DATE, description="First day (UTC), default: start of the period."),
+    OpenApiParameter("end", OpenApiTypes.DATE, description="Last day (UTC, included), default: today."),
+]
+
+
+def _range(request: Request, serializer: type[serializers.Serializer] = RangeSerializer) -> dict[str, Any]:
+    params = serializer(data=request.query_params)
+    params.is_valid(raise_exception=True)
+    return params.validated_data
+
+
+class OrganizationAPIView(APIView):
+    permission_classes = [IsAuthenticated, IsOrganizationMember]
+
+
+# ---------------------------------------------------------------------------
+# Recording
+# ---------------------------------------------------------------------------
+class EventInputSerializer(NoUnknownFieldsMixin, serializers.Serializer):
+    event_type = serializers.ChoiceField(choices=UsageEventType.choices)
+    provider = StrictCharField(max_length=64, required=False, allow_blank=True, default="")
+    model = StrictCharField(max_length=128, required=False, allow_blank=True, default="")
+    tokens_in = CountField(required=False, default=0)
+    tokens_out = CountField(required=False, default=0)
+    user_id = StrictUUIDField(required=False, allow_null=True, default=None, help_text="A member of your organization.")
+    metadata = serializers.DictField(required=False, default=dict)
+    idempotency_key = StrictCharField(
+        max_length=255, required=False, allow_null=True, default=None, trim_whitespace=False
+    )
+    occurred_at = StrictDateTimeField(required=False, allow_null=True, default=None)
+
+
+class UsageEventsApi(OrganizationAPIView):
+    class InputSerializer(NoUnknownFieldsMixin, serializers.Serializer):
+        events = serializers.ListField(child=EventInputSerializer(), min_length=1, max_length=1000)
+
+    class OutputSerializer(serializers.Serializer):
+        recorded = serializers.IntegerField()
+        duplicates = serializers.IntegerField()
+        total_cost = MoneyField()
+        events = inline_serializer(
+            "RecordedEvent",
+            fields={
+                "id": serializers.UUIDField(),
+                "cost_usd": MoneyField(),
+                "unpriced": serializers.BooleanField(),
+                "duplicate": serializers.BooleanField(),
+            },
+            many=True,
+        )
+
+    @extend_schema(
+        summary="Record usage events",
+        description=(
+            'One event, or `{"events": [...]}` with up to 1000, recorded all-or-nothing. An `idempotency_key` '
+            "makes retries safe: the same key with the same body is a duplicate (recorded once), with a different "
+            "body a 409. A `debate` event consumes one of the tier's monthly debates (402 `quota_exceeded` at the "
+            "limit; 402 `budget_exceeded` when the budget is a hard limit and is spent). Costs are computed here."
+        ),
+        request=PolymorphicProxySerializer(
+            component_name="UsageEventsRequest",
+            serializers=[EventInputSerializer, InputSerializer],
+            resource_type_field_name=None,
+        ),
+        responses={201: OutputSerializer, 400: ERROR, 402: ERROR, 409: ERROR},
+    )
+    def post(self, request: Request) -> Response:
+        body = request.data
+        if not isinstance(body, dict):
+            raise ValidationError({"non_field_errors": ['Send a JSON object: one event, or {"events": [...]}.']})
+        batch = "events" in body
+        data = (self.InputSerializer if batch else EventInputSerializer)(data=body)
+        data.is_valid(raise_exception=True)
+        items = data.validated_data["events"] if batch else [data.validated_data]
+        org = organization_for_caller(caller=request.user)
+        try:
+            result = services.usage_events_record(organization=org, events=[EventInput(**item) for item in items])
+        except services.UsageValidationError as exc:
+            errors = {str(i): problems for i, problems in exc.errors.items()}
+            raise ValidationError({"events": errors} if batch else next(iter(errors.values()))) from exc
+        body = {
+            "recorded": result.recorded,
+            "duplicates": result.duplicates,
+            "total_cost": result.total_cost,
+            "events": [
+                {"id": event_id, "cost_usd": cost, "unpriced": unpriced, "duplicate": duplicate}
+                for event_id, cost, unpriced, duplicate in result.receipts()
+            ],
+        }
+        return Response(self.OutputSerializer(body).data, status=status.HTTP_201_CREATED)
+
+
+# ---------------------------------------------------------------------------
+# Reading
+# ---------------------------------------------------------------------------
+class UsageBreakdownEntrySerializer(serializers.Serializer):
+    events = serializers.IntegerField()
+    tokens_in = serializers.IntegerField()
+    tokens_out = serializers.IntegerField()
+    total_tokens = serializers.IntegerField()
+    cost = MoneyField()
+
+
+class UsageSummaryApi(OrganizationAPIView):
+    class OutputSerializer(serializers.Serializer):
+        org_id = serializers.UUIDField()
+        start_date = serializers.DateField()
+        end_date = serializers.DateField()
+        total_events = serializers.IntegerField()
+        total_debates = serializers.IntegerField()
+        total_api_calls = serializers.IntegerField()
+        tokens_in = serializers.IntegerField()
+        tokens_out = serializers.IntegerField()
+        total_tokens = serializers.IntegerField()
+        total_cost = MoneyField()
+        by_provider = serializers.DictField(child=UsageBreakdownEntrySerializer())
+        by_model = serializers.DictField(child=UsageBreakdownEntrySerializer())
+
+    @extend_schema(
+        summary="Usage summary",
+        parameters=RANGE_PARAMETERS,
+        responses={200: OutputSerializer, 400: ERROR},
+    )
+    def get(self, request: Request) -> Response:
+        dates = _range(request)
+        org = organization_for_caller(caller=request.user)
+        summary = selectors.usage_summary(organization_id=org.pk, start=dates["start"], end=dates["end"])
+        return Response(self.OutputSerializer(summary).data)
+
+
+class CostSummaryApi(OrganizationAPIView):
+    class OutputSerializer(serializers.Serializer):
+        period_start = serializers.DateField()
+        period_end = serializers.DateField()
+        as_of = serializers.DateTimeField()
+        spend = MoneyField()
+        budget = MoneyField(allow_null=True)
+        percent_used = serializers.DecimalField(max_digits=12, decimal_places=2, allow_null=True)
+        forecast = MoneyField(help_text="Spend at period end if the pace so far continues.")
+        forecast_percent = serializers.DecimalField(max_digits=12, decimal_places=2, allow_null=True)
+        hard_limit = serializers.BooleanField()
+        alert_thresholds = serializers.ListField(child=serializers.IntegerField())
+        events = serializers.IntegerField()
+        total_tokens = serializers.IntegerField()
+        debates_used = serializers.IntegerField()
+        debates_limit = serializers.IntegerField(allow_null=True)
+        debates_remaining = serializers.IntegerField(allow_null=True)
+        tier = serializers.CharField()
+
+    @extend_schema(summary="Spend this period against the budget", responses={200: OutputSerializer})
+    def get(self, request: Request) -> Response:
+        org = organization_for_caller(caller=request.user)
+        return Response(self.OutputSerializer(selectors.cost_summary(organization=org)).data)
+
+
+class CostTimeseriesApi(OrganizationAPIView):
+    class QuerySerializer(RangeSerializer):
+        granularity = serializers.ChoiceField(choices=["day", "month"], required=False, default="day")
+
+    class OutputSerializer(serializers.Serializer):
+        start = serializers.DateField()
+        end = serializers.DateField()
+        granularity = serializers.CharField()
+        points = inline_serializer(
+            "CostPoint",
+            fields={
+                "period": serializers.CharField(help_text="YYYY-MM-DD or YYYY-MM"),
+                "cost": MoneyField(),
+                "tokens": serializers.IntegerField(),
+                "debates": serializers.IntegerField(),
+                "events": serializers.IntegerField(),
+            },
+            many=True,
+        )
+
+    @extend_schema(
+        summary="Cost over time",
+        parameters=[*RANGE_PARAMETERS, OpenApiParameter("granularity", str, enum=["day", "month"])],
+        responses={200: OutputSerializer, 400: ERROR},
+    )
+    def get(self, request: Request) -> Response:
+        params = _range(request, self.QuerySerializer)
+        org = organization_for_caller(caller=request.user)
+        points = selectors.cost_timeseries(
+            organization_id=org.pk, start=params["start"], end=params["end"], granularity=params["granularity"]
+        )
+        body = {"start": params["start"], "end": params["end"], "granularity": params["granularity"], "points": points}
+        return Response(self.OutputSerializer(body).data)
+
+
+class CostBreakdownApi(OrganizationAPIView):
+    class QuerySerializer(RangeSerializer):
+        by = serializers.ChoiceField(choices=sorted(selectors.BREAKDOWNS), required=False, default="provider")
+
+    class OutputSerializer(serializers.Serializer):
+        by = serializers.CharField()
+        start = serializers.DateField()
+        end = serializers.DateField()
+        items = inline_serializer(
+            "CostBreakdownItem",
+            fields={
+                "key": serializers.CharField(help_text='Provider, model or user id ("" when none was given).'),
+                "label": serializers.CharField(),
+                "cost": MoneyField(),
+                "tokens": serializers.IntegerField(),
+                "tokens_in": serializers.IntegerField(),
+                "tokens_out": serializers.IntegerField(),
+                "events": serializers.IntegerField(),
+                "debates": serializers.IntegerField(),
+            },
+            many=True,
+        )
+
+    @extend_schema(
+        summary="Cost by provider, model or user",
+        parameters=[*RANGE_PARAMETERS, OpenApiParameter("by", str, enum=sorted(selectors.BREAKDOWNS))],
+        responses={200: OutputSerializer, 400: ERROR},
+    )
+    def get(self, request: Request) -> Response:
+        params = _range(request, self.QuerySerializer)
+        org = organization_for_caller(caller=request.user)
+        items = selectors.cost_breakdown(organization=org, by=params["by"], start=params["start"], end=params["end"])
+        return Response(self.OutputSerializer({**params, "items": items}).data)
+
+
+class BudgetApi(OrganizationAPIView):
+    class InputSerializer(NoUnknownFieldsMixin, serializers.Serializer):
+        monthly_budget_usd = serializers.DecimalField(
+            max_digits=12, decimal_places=2, allow_null=True, min_value=Decimal("0.01"), max_value=services.MAX_BUDGET
+        )
+        alert_thresholds = serializers.ListField(
+            child=StrictThresholdField(min_value=1, max_value=services.MAX_THRESHOLD),
+            min_length=1,
+            max_length=services.MAX_THRESHOLDS,
+            required=False,
+            default=lambda: [50, 80, 100],
+        )
+        hard_limit = StrictBooleanField(required=False, default=False)
+
+    class OutputSerializer(serializers.Serializer):
+        monthly_budget_usd = MoneyField(allow_null=True)
+        alert_thresholds = serializers.ListField(child=serializers.IntegerField())
+        hard_limit = serializers.BooleanField()
+        updated_at = serializers.DateTimeField(allow_null=True)
+
+    def get_permissions(self) -> list:
+        if self.request.method == "PUT":
+            return [IsAuthenticated(), IsOrganizationAdmin()]
+        return super().get_permissions()
+
+    @extend_schema(summary="The monthly budget", responses={200: OutputSerializer})
+    def get(self, request: Request) -> Response:
+        org = organization_for_caller(caller=request.user)
+        return Response(self.OutputSerializer(selectors.budget_for(organization=org)).data)
+
+    @extend_schema(
+        summary="Set the monthly budget (organization admins)",
+        description="`monthly_budget_usd: null` removes the budget. Crossing a threshold alerts once per period.",
+        request=InputSerializer,
+        responses={200: OutputSerializer, 400: ERROR, 403: ERROR},
+    )
+    def put(self, request: Request) -> Response:
+        data = self.InputSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        org = organization_for_caller(caller=request.user)
+        services.budget_update(organization=org, updated_by=request.user.db_user, **data.validated_data)
+        return Response(self.OutputSerializer(selectors.budget_for(organization=org)).data)
+
+
+class CostExportApi(OrganizationAPIView):
+    @extend_schema(
+        summary="Export usage events as CSV",
+        parameters=RANGE_PARAMETERS,
+        responses={(200, "text/csv"): OpenApiTypes.STR, 400: ERROR},
+    )
+    def get(self, request: Request) -> StreamingHttpResponse:
+        dates = _range(request)
+        org = organization_for_caller(caller=request.user)
+        return csv_response(organization=org, start=dates["start"], end=dates["end"])
+
+
+def csv_response(*, organization: Any, start: date, end: date) -> StreamingHttpResponse:
+    """Return the organization's events start..end as a streamed CSV download."""
+    response = StreamingHttpResponse(
+        selectors.events_csv(organization=organization, start=start, end=end), content_type="text/csv; charset=utf-8"
+    )
+    name = f"aragora-usage-{organization.slug}-{start.isoformat()}-{end.isoformat()}.csv"
+    response["Content-Disposition"] = f'attachment; filename="{name}"'
+    response["Cache-Control"] = "no-store"
+    return response

@@ -1,0 +1,58 @@
+"""A money column that stays exact in SQL arithmetic on every supported database."""
+
+from __future__ import annotations
+
+from decimal import ROUND_HALF_EVEN, Decimal
+from typing import Any
+
+from django.db import models
+
+COST_DECIMAL_PLACES = 10
+COST_QUANTUM = Decimal(1).scaleb(-COST_DECIMAL_PLACES)
+
+
+def quantize_cost(value: Decimal) -> Decimal:
+    """Return `value` rounded half-even to the stored precision (1e-10 USD)."""
+    return value.quantize(COST_QUANTUM, rounding=ROUND_HALF_EVEN)
+
+
+class MoneyField(models.DecimalField):
+    """A USD amount: NUMERIC on PostgreSQL, a scaled 64-bit integer on SQLite.
+
+    SQLite has no exact decimal type: a NUMERIC column keeps 15 significant digits as a float, so
+    `SUM(cost)` and `total = total + excluded.total` would drift. Storing an integer count of
+    1e-10 USD keeps every sum exact there; on PostgreSQL NUMERIC is exact already.
+    """
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        kwargs.setdefault("max_digits", 22)
+        kwargs.setdefault("decimal_places", COST_DECIMAL_PLACES)
+        super().__init__(*args, **kwargs)
+
+    def get_internal_type(self) -> str:
+        return "MoneyField"
+
+    def db_type(self, connection: Any) -> str:
+        if connection.vendor == "sqlite":
+            return "bigint"
+        return f"numeric({self.max_digits}, {self.decimal_places})"
+
+    def cast_db_type(self, connection: Any) -> str:
+        return self.db_type(connection)
+
+    def get_db_prep_value(self, value: Any, connection: Any, prepared: bool = False) -> Any:
+        if not prepared:
+            value = self.get_prep_value(value)
+        if value is None or hasattr(value, "as_sql"):
+            return value
+        value = value.quantize(Decimal(1).scaleb(-self.decimal_places), rounding=ROUND_HALF_EVEN)
+        if connection.vendor == "sqlite":
+            return int(value.scaleb(self.decimal_places))
+        return connection.ops.adapt_decimalfield_value(value, self.max_digits, self.decimal_places)
+
+    def from_db_value(self, value: Any, expression: Any, connection: Any) -> Decimal | None:
+        if value is None:
+            return None
+        if connection.vendor == "sqlite":
+            return Decimal(int(value)).scaleb(-self.decimal_places)
+        return Decimal(value).quantize(Decimal(1).scaleb(-self.decimal_places))

@@ -1,0 +1,233 @@
+"""Rollup maintenance: atomic upserts in the writer's transaction, and a rebuild from raw events for repair."""
+
+from __future__ import annotations
+
+import calendar
+import functools
+import uuid
+from collections import defaultdict
+from collections.abc import Iterable
+from datetime import UTC, date, datetime, timedelta
+from decimal import Decimal
+from typing import Any, NamedTuple
+
+from django.db import DEFAULT_DB_ALIAS, connection, connections, transaction
+from django.db.models import Count, Sum
+from django.db.models.functions import TruncDate, TruncMonth
+
+from usage.models import (
+    RollupCounters,
+    UsageDaily,
+    UsageDailyModel,
+    UsageDailyUser,
+    UsageEvent,
+    UsageEventType,
+    UsageMonthly,
+)
+
+COUNTERS = RollupCounters.COUNTERS
+# Rollup model -> the fields that key one of its rows (besides the organization).
+ROLLUPS: dict[type[RollupCounters], tuple[str, ...]] = {
+    UsageMonthly: ("month",),
+    UsageDaily: ("day",),
+    UsageDailyModel: ("day", "provider", "model"),
+    UsageDailyUser: ("day", "user_key"),
+}
+_COST = UsageMonthly._meta.get_field("total_cost")
+_CHUNK = 400  # rows per INSERT: far below SQLite's bound-parameter limit
+
+
+def month_key(day: date) -> str:
+    return f"{day.year:04d}-{day.month:02d}"
+
+
+def month_bounds(month: str) -> tuple[date, date]:
+    """Return the first and last day of a "YYYY-MM" month."""
+    year, mon = (int(part) for part in month.split("-"))
+    return date(year, mon, 1), date(year, mon, calendar.monthrange(year, mon)[1])
+
+
+def utc_day(moment: datetime) -> date:
+    return moment.astimezone(UTC).date()
+
+
+def _new_counters() -> list:
+    return [0, 0, 0, 0, 0, 0, Decimal(0)]
+
+
+def _add(counters: list, *, event_type: str, tokens_in: int, tokens_out: int, cost: Decimal, events: int = 1) -> None:
+    counters[0] += events
+    counters[1] += events if event_type == UsageEventType.DEBATE else 0
+    counters[2] += events if event_type == UsageEventType.API_CALL else 0
+    counters[3] += tokens_in
+    counters[4] += tokens_out
+    counters[5] += tokens_in + tokens_out
+    counters[6] += cost
+
+
+def _keys(day: date, provider: str, model: str, user_key: str) -> dict[type[RollupCounters], tuple]:
+    return {
+        UsageMonthly: (month_key(day),),
+        UsageDaily: (day,),
+        UsageDailyModel: (day, provider.lower(), model.lower()),
+        UsageDailyUser: (day, user_key),
+    }
+
+
+class RollupItem(NamedTuple):
+    """What one event adds to the rollups."""
+
+    created_at: datetime
+    provider: str
+    model: str
+    user_id: uuid.UUID | None
+    event_type: str
+    tokens_in: int
+    tokens_out: int
+    cost: Decimal
+
+
+def group_events(items: Iterable[RollupItem]) -> dict[type[RollupCounters], dict[tuple, list]]:
+    """Return every rollup row that `items` add to, with the amounts to add."""
+    finest: dict[tuple, list] = defaultdict(_new_counters)
+    for item in items:
+        user_key = str(item.user_id) if item.user_id else ""
+        key = (utc_day(item.created_at), item.provider.lower(), item.model.lower(), user_key)
+        _add(
+            finest[key],
+            event_type=item.event_type,
+            tokens_in=item.tokens_in,
+            tokens_out=item.tokens_out,
+            cost=item.cost,
+        )
+    grouped: dict[type[RollupCounters], dict[tuple, list]] = {model: defaultdict(_new_counters) for model in ROLLUPS}
+    for (day, provider, model_name, user_key), counters in finest.items():
+        for model, key in _keys(day, provider, model_name, user_key).items():
+            row = grouped[model][key]
+            for i, value in enumerate(counters):
+                row[i] += value
+    return grouped
+
+
+@functools.lru_cache(maxsize=256)
+def _upsert_sql(model: type[RollupCounters], rows: int, returning: bool) -> str:
+    qn = connection.ops.quote_name
+    table = qn(model._meta.db_table)
+    keys = [model._meta.get_field(name).column for name in ("organization", *ROLLUPS[model])]
+    columns = ", ".join(qn(c) for c in [*keys, *COUNTERS])
+    row = "(" + ", ".join(["%s"] * (len(keys) + len(COUNTERS))) + ")"
+    updates = ", ".join(f"{qn(c)} = {table}.{qn(c)} + excluded.{qn(c)}" for c in COUNTERS)
+    sql = (
+        f"INSERT INTO {table} ({columns}) VALUES {', '.join([row] * rows)} "  # noqa: S608 - names from _meta
+        f"ON CONFLICT ({', '.join(qn(k) for k in keys)}) DO UPDATE SET {updates}"
+    )
+    if returning:
+        sql += f" RETURNING {', '.join(qn(model._meta.get_field(k).column) for k in ROLLUPS[model])}, total_cost"
+    return sql
+
+
+def _adapt(value: Any, conn: Any) -> Any:
+    """Return a key or counter value as the database driver takes it (the hot path skips field machinery)."""
+    if isinstance(value, int | str):
+        return value
+    if isinstance(value, uuid.UUID):
+        return value if conn.features.has_native_uuid_field else value.hex
+    if isinstance(value, Decimal):
+        return _COST.get_db_prep_value(value, conn)
+    if isinstance(value, date):
+        return conn.ops.adapt_datefield_value(value)
+    raise TypeError(f"cannot store {value!r} in a rollup")
+
+
+def _params(model: type[RollupCounters], organization_id: uuid.UUID, key: tuple, counters: list) -> list:
+    conn = connections[DEFAULT_DB_ALIAS]
+    return [_adapt(value, conn) for value in (organization_id, *key, *counters)]
+
+
+def upsert(model: type[RollupCounters], organization_id: uuid.UUID, rows: dict[tuple, list]) -> dict[tuple, Decimal]:
+    """Add `rows` to the model's rollup rows in place (INSERT ... ON CONFLICT DO UPDATE SET x = x + excluded.x).
+
+    Returns the new total cost of each row touched.
+    """
+    items = list(rows.items())
+    totals: dict[tuple, Decimal] = {}
+    cost_field = model._meta.get_field("total_cost")
+    with connection.cursor() as cursor:
+        for start in range(0, len(items), _CHUNK):
+            chunk = items[start : start + _CHUNK]
+            params = [p for key, counters in chunk for p in _params(model, organization_id, key, counters)]
+            cursor.execute(_upsert_sql(model, len(chunk), returning=model is UsageMonthly), params)
+            if model is UsageMonthly:
+                for *key, cost in cursor.fetchall():
+                    totals[tuple(key)] = cost_field.from_db_value(cost, None, connection)
+    return totals
+
+
+def rollups_apply(*, organization_id: uuid.UUID, items: list[RollupItem]) -> dict[str, Decimal]:
+    """Add freshly inserted events to every rollup; return each touched month's new total cost."""
+    grouped = group_events(items)
+    months: dict[str, Decimal] = {}
+    for model, rows in grouped.items():
+        totals = upsert(model, organization_id, rows)
+        months.update({key[0]: cost for key, cost in totals.items()})
+    return months
+
+
+# ---------------------------------------------------------------------------
+# Rebuild from raw events (repair)
+# ---------------------------------------------------------------------------
+def months_to_rebuild(*, organization_id: uuid.UUID | None = None) -> list[tuple[uuid.UUID, str]]:
+    """Return every (organization, month) that has events or rollups, oldest first."""
+    scope = {} if organization_id is None else {"organization_id": organization_id}
+    pairs = set(UsageMonthly.objects.filter(**scope).values_list("organization_id", "month"))
+    sources = (
+        UsageEvent.objects.filter(**scope).annotate(m=TruncMonth("created_at", tzinfo=UTC)),
+        UsageDaily.objects.filter(**scope).annotate(m=TruncMonth("day")),
+    )
+    for queryset in sources:
+        for org_id, month in queryset.values_list("organization_id", "m").distinct().order_by():
+            pairs.add((org_id, month_key(month)))
+    return sorted(pairs, key=lambda pair: (pair[1], str(pair[0])))
+
+
+def _lock_events_for_rebuild() -> None:
+    # SQLite's IMMEDIATE transactions already exclude writers; PostgreSQL needs the lock spelled out.
+    if connection.vendor == "postgresql":
+        with connection.cursor() as cursor:
+            cursor.execute(f"LOCK TABLE {UsageEvent._meta.db_table} IN SHARE ROW EXCLUSIVE MODE")
+
+
+@transaction.atomic
+def rollups_rebuild_month(*, organization_id: uuid.UUID, month: str) -> int:
+    """Recompute one organization's rollups for one month from its raw events; return the event count."""
+    _lock_events_for_rebuild()
+    first, last = month_bounds(month)
+    UsageMonthly.objects.filter(organization_id=organization_id, month=month).delete()
+    for model in (UsageDaily, UsageDailyModel, UsageDailyUser):
+        model.objects.filter(organization_id=organization_id, day__gte=first, day__lte=last).delete()
+    start = datetime(first.year, first.month, first.day, tzinfo=UTC)
+    end = datetime(last.year, last.month, last.day, tzinfo=UTC) + timedelta(days=1)
+    groups = (
+        UsageEvent.objects.filter(organization_id=organization_id, created_at__gte=start, created_at__lt=end)
+        .annotate(day=TruncDate("created_at", tzinfo=UTC))
+        .values("day", "provider", "model", "user_id", "event_type")
+        .annotate(n=Count("id"), t_in=Sum("tokens_in"), t_out=Sum("tokens_out"), cost=Sum("cost_usd"))
+        .order_by()
+    )
+    grouped: dict[type[RollupCounters], dict[tuple, list]] = {model: defaultdict(_new_counters) for model in ROLLUPS}
+    total = 0
+    for g in groups:
+        user_key = str(g["user_id"]) if g["user_id"] else ""
+        for model, key in _keys(g["day"], g["provider"], g["model"], user_key).items():
+            _add(
+                grouped[model][key],
+                event_type=g["event_type"],
+                tokens_in=g["t_in"],
+                tokens_out=g["t_out"],
+                cost=g["cost"],
+                events=g["n"],
+            )
+        total += g["n"]
+    for model, rows in grouped.items():
+        upsert(model, organization_id, rows)
+    return total

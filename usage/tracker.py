@@ -1,0 +1,127 @@
+"""The seed's Python API: `UsageTracker`, `UsageEvent`, `UsageEventType`, `calculate_token_cost`.
+
+from usage.tracker import UsageTracker, UsageEventType, calculate_token_cost
+
+tracker = UsageTracker()
+tracker.record_event(org_id=org.id, user_id=user.id, event_type=UsageEventType.DEBATE,
+                     provider="anthropic", model="claude-sonnet-4", tokens_in=1500, tokens_out=800)
+tracker.get_usage_summary(org_id=org.id, start_date=datetime.now() - timedelta(days=30))
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Iterable, Mapping
+from datetime import date, datetime
+from typing import Any
+
+from django.db import connection, transaction
+
+from accounts.models import Organization
+from accounts.services import ServiceError
+from usage import selectors, services
+from usage.models import UsageEvent, UsageEventType
+from usage.pricing import calculate_token_cost
+from usage.services import (
+    BudgetExceeded,
+    EventInput,
+    IdempotencyConflict,
+    QuotaExceeded,
+    RecordResult,
+    UsageValidationError,
+)
+
+__all__ = [
+    "BudgetExceeded",
+    "IdempotencyConflict",
+    "QuotaExceeded",
+    "RecordResult",
+    "UsageEvent",
+    "UsageEventType",
+    "UsageTracker",
+    "UsageValidationError",
+    "calculate_token_cost",
+]
+
+_EVENT_FIELDS = set(EventInput.__dataclass_fields__)
+
+
+def _organization(org_id: Any) -> Organization:
+    """Return the organization (only its id loaded; other fields load on first use), or raise a 404 error."""
+    try:
+        pk = uuid.UUID(str(org_id))
+    except ValueError:
+        pk = None
+    exists = False
+    if pk is not None:
+        sql = f"SELECT 1 FROM {Organization._meta.db_table} WHERE id = %s"  # noqa: S608 - name from _meta
+        with connection.cursor() as cursor:
+            cursor.execute(sql, [pk if connection.features.has_native_uuid_field else pk.hex])
+            exists = cursor.fetchone() is not None
+    if not exists:
+        raise ServiceError("No organization has this id.", code="organization_not_found", status=404)
+    return Organization.from_db(connection.alias, ["id"], [pk])
+
+
+class UsageTracker:
+    """Records usage and answers summaries through Django's database (SQLite or PostgreSQL).
+
+    `db_path` is accepted for compatibility with `UsageTracker("usage.db")` and not used: the
+    database is the one in Django's settings.
+    """
+
+    def __init__(self, db_path: str | None = None) -> None:
+        self.db_path = db_path
+
+    def record_event(
+        self,
+        org_id: Any,
+        user_id: Any,
+        event_type: UsageEventType | str,
+        provider: str = "",
+        model: str = "",
+        tokens_in: int = 0,
+        tokens_out: int = 0,
+        metadata: dict[str, Any] | None = None,
+        idempotency_key: str | None = None,
+        occurred_at: datetime | None = None,
+    ) -> UsageEvent:
+        """Record one event and return it as stored; a retry with the same idempotency key returns the original.
+
+        Raises UsageValidationError, QuotaExceeded (a DEBATE over the tier's quota), BudgetExceeded,
+        IdempotencyConflict (same key, different event).
+        """
+        event = EventInput(
+            event_type=event_type,
+            provider=provider or "",
+            model=model or "",
+            tokens_in=tokens_in,
+            tokens_out=tokens_out,
+            user_id=user_id,
+            metadata=metadata,
+            idempotency_key=idempotency_key,
+            occurred_at=occurred_at,
+        )
+        return services.usage_events_record(organization=_organization(org_id), events=[event]).events[0]
+
+    def record_events(self, events: Iterable[Mapping[str, Any]]) -> RecordResult:
+        """Record many events (mappings of record_event's arguments, each with `org_id`) in one transaction."""
+        by_org: dict[str, list[EventInput]] = {}
+        for item in events:
+            item = dict(item)
+            org_id = str(item.pop("org_id", ""))
+            unknown = set(item) - _EVENT_FIELDS
+            if unknown:
+                raise UsageValidationError({0: {name: ["Unknown field."] for name in sorted(unknown)}})
+            by_org.setdefault(org_id, []).append(EventInput(**item))
+        result = RecordResult()
+        with transaction.atomic():
+            for org_id, batch in by_org.items():
+                result.extend(services.usage_events_record(organization=_organization(org_id), events=batch))
+        return result
+
+    def get_usage_summary(
+        self, org_id: Any, start_date: date | datetime, end_date: date | datetime | None = None
+    ) -> dict[str, Any]:
+        """Return totals (debates, API calls, tokens in/out, cost as Decimal) and per-provider/model breakdowns."""
+        return selectors.usage_summary(organization_id=_organization(org_id).pk, start=start_date, end=end_date)

@@ -1,0 +1,92 @@
+"""The cost dashboard (server-rendered, session login): spend, budget, charts, breakdowns, recent events."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+from typing import Any
+
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.contrib.auth.views import LoginView
+from django.http import HttpRequest, HttpResponse, HttpResponseForbidden
+from django.shortcuts import redirect, render
+from django.views.decorators.http import require_GET, require_POST
+
+from usage import charts, selectors, services
+from usage.apis import csv_response
+from usage.forms import BudgetForm, LoginForm, RangeForm
+
+
+class DashboardLoginView(LoginView):
+    template_name = "registration/login.html"
+    authentication_form = LoginForm
+    redirect_authenticated_user = True
+
+
+def _budget_initial(org: Any) -> dict[str, Any]:
+    budget = selectors.budget_for(organization=org)
+    return {
+        "monthly_budget_usd": budget["monthly_budget_usd"],
+        "alert_thresholds": ", ".join(str(t) for t in budget["alert_thresholds"]),
+        "hard_limit": budget["hard_limit"],
+    }
+
+
+def _render(request: HttpRequest, org: Any, budget_form: BudgetForm | None = None, status: int = 200) -> HttpResponse:
+    default_start, default_end = selectors.default_range()
+    range_form = RangeForm(request.GET or None, initial={"start": default_start, "end": default_end})
+    start, end = range_form.dates()
+    points = selectors.cost_timeseries(organization_id=org.pk, start=start, end=end, granularity="day")
+    breakdowns = {
+        by: selectors.cost_breakdown(organization=org, by=by, start=start, end=end)
+        for by in ("provider", "model", "user")
+    }
+    context = {
+        "organization": org,
+        "summary": selectors.cost_summary(organization=org),
+        "range_form": range_form,
+        "start": start,
+        "end": end,
+        "range_total": sum((p["cost"] for p in points), Decimal(0)),
+        "range_tokens": sum(p["tokens"] for p in points),
+        "range_events": sum(p["events"] for p in points),
+        "chart_svg": charts.daily_cost_chart(points),
+        "breakdowns": breakdowns,
+        "recent_events": selectors.events_recent(organization=org, limit=15),
+        "is_admin": request.user.is_org_admin,
+        "budget_form": budget_form or BudgetForm(initial=_budget_initial(org)),
+    }
+    return render(request, "usage/dashboard.html", context, status=status)
+
+
+@require_GET
+@login_required
+def dashboard(request: HttpRequest) -> HttpResponse:
+    org = request.user.organization
+    if org is None:
+        return render(request, "usage/no_organization.html", status=403)
+    return _render(request, org)
+
+
+@require_POST
+@login_required
+def dashboard_budget(request: HttpRequest) -> HttpResponse:
+    org = request.user.organization
+    if org is None or not request.user.is_org_admin:
+        return HttpResponseForbidden("Only organization admins may change the budget.")
+    form = BudgetForm(request.POST)
+    if not form.is_valid():
+        return _render(request, org, budget_form=form, status=400)
+    services.budget_update(organization=org, updated_by=request.user, **form.cleaned_data)
+    messages.success(request, "Budget saved.")
+    return redirect("dashboard")
+
+
+@require_GET
+@login_required
+def dashboard_export(request: HttpRequest) -> HttpResponse:
+    org = request.user.organization
+    if org is None:
+        return HttpResponseForbidden("This account does not belong to an organization.")
+    start, end = RangeForm(request.GET or None).dates()
+    return csv_response(organization=org, start=start, end=end)
