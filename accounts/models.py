@@ -157,24 +157,26 @@ class Organization(models.Model):
     def owner_id_str(self) -> str | None:
         return str(self.owner_id) if self.owner_id else None
 
-    def increment_debates(self) -> bool:
-        """Consume one debate of this period's quota; return False at the limit.
+    def increment_debates(self, count: int = 1) -> bool:
+        """Consume `count` debates of this period's quota, all or none; return False when they do not fit.
 
         One conditional UPDATE, so concurrent callers can never exceed the limit.
         """
+        if count < 1:
+            raise ValueError("count must be at least 1")
         limit = self.limits.debates_per_month
         if self._state.adding:
-            if limit is not None and self.debates_used >= limit:
+            if limit is not None and self.debates_used + count > limit:
                 return False
-            self.debates_used += 1
+            self.debates_used += count
             return True
         rows = Organization.objects.filter(pk=self.pk)
         if limit is not None:
-            rows = rows.filter(debates_used__lt=limit)
-        if rows.update(debates_used=F("debates_used") + 1, updated_at=timezone.now()) != 1:
+            rows = rows.filter(debates_used__lte=limit - count)
+        if rows.update(debates_used=F("debates_used") + count, updated_at=timezone.now()) != 1:
             self.refresh_from_db(fields=["debates_used"])
             return False
-        self.debates_used += 1
+        self.debates_used += count
         return True
 
     def release_debate(self) -> None:

@@ -21,6 +21,7 @@ from django.utils import timezone
 
 from accounts.models import Organization, User, current_period_start
 from accounts.services import ServiceError
+from billing.services.grace import organization_grace_enforce
 from usage import pricing, rollups
 from usage.models import (
     MAX_COUNT,
@@ -369,7 +370,9 @@ def _record(organization: Organization, rows: list[_Row], now: datetime) -> Reco
     debates = sum(1 for r in fresh if r.event_type == UsageEventType.DEBATE)
     budget = _budget(organization)
     if debates:
-        _debates_consume(Organization.objects.get(pk=organization.pk), debates, budget)
+        org = Organization.objects.get(pk=organization.pk)
+        organization_grace_enforce(organization=org)  # a lapsed grace period's limits apply from now
+        _debates_consume(org, debates, budget)
     _events_insert(fresh)
     month_totals = rollups.rollups_apply(organization_id=organization.pk, items=fresh)
     current = rollups.month_key(current_period_start())
@@ -533,9 +536,8 @@ def _debates_consume(org: Organization, count: int, budget: Budget | None) -> No
     limit = org.limits.debates_per_month
     if limit is not None and org.debates_used + count > limit:
         _quota_refuse(org, count)
-    for _ in range(count):
-        if not org.increment_debates():
-            _quota_refuse(org, count)
+    if not org.increment_debates(count):
+        _quota_refuse(org, count)
 
 
 def _quota_refuse(org: Organization, count: int) -> None:

@@ -158,3 +158,14 @@ def test_to_dict_and_from_dict_round_trip_without_secrets():
         user.name,
         user.org_id,
     )
+
+
+@pytest.mark.django_db
+def test_increment_debates_by_a_count_is_all_or_nothing():
+    org = OrganizationFactory(tier=SubscriptionTier.FREE, debates_used=7)
+    assert org.increment_debates(4) is False
+    org.refresh_from_db()
+    assert org.debates_used == 7
+    assert org.increment_debates(3) is True
+    org.refresh_from_db()
+    assert org.debates_used == 10 and org.is_at_limit

@@ -194,3 +194,16 @@ def test_request_body_is_json_only(admin_client_api):
     res = admin_client_api.post(URL, "event_type=api_call", content_type="application/x-www-form-urlencoded")
     assert res.status_code == 415
     assert json.loads(res.content)["code"]
+
+
+def test_debates_after_a_lapsed_grace_period_count_against_the_free_quota(db):
+    from django.utils import timezone
+
+    from usage.tracker import QuotaExceeded, UsageEventType, UsageTracker
+
+    org = OrganizationFactory(tier=SubscriptionTier.PROFESSIONAL, debates_used=10)
+    org.grace_until = timezone.now() - timezone.timedelta(hours=1)
+    org.save(update_fields=["grace_until"])
+    with pytest.raises(QuotaExceeded):
+        UsageTracker().record_event(str(org.id), None, UsageEventType.DEBATE, "openai", "gpt-4o", 10, 10)
+    assert not UsageEvent.objects.filter(organization=org).exists()
