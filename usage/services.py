@@ -9,7 +9,7 @@ import logging
 import math
 import re
 import uuid
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
@@ -142,6 +142,7 @@ def _is_count(value: Any) -> bool:
 
 
 _CONTROL = re.compile(r"[\x00-\x1f\x7f]")
+_SURROGATE = re.compile("[\ud800-\udfff]")
 _EVENT_TYPES = frozenset(UsageEventType.values)
 
 
@@ -154,7 +155,22 @@ def _text_errors(value: Any, *, max_length: int, allow_blank: bool = True) -> li
         return [f"At most {max_length} characters."]
     if _CONTROL.search(value):
         return ["May not contain control characters."]
+    if _SURROGATE.search(value):
+        return ["May not contain lone UTF-16 surrogates."]
     return []
+
+
+def _json_strings(value: Any) -> Iterator[str]:
+    """Yield every key and string value inside a JSON document."""
+    if isinstance(value, str):
+        yield value
+    elif isinstance(value, dict):
+        for key, item in value.items():
+            yield str(key)
+            yield from _json_strings(item)
+    elif isinstance(value, list):
+        for item in value:
+            yield from _json_strings(item)
 
 
 def _metadata_errors(value: Any) -> list[str]:
@@ -163,9 +179,13 @@ def _metadata_errors(value: Any) -> list[str]:
     if not isinstance(value, dict):
         return ["Must be a JSON object."]
     try:
-        size = len(json.dumps(value, allow_nan=False, separators=(",", ":")).encode())
+        text = json.dumps(value, allow_nan=False, separators=(",", ":"), ensure_ascii=False)
     except (TypeError, ValueError):
         return ["Must be plain JSON (no NaN, Infinity or non-JSON values)."]
+    # PostgreSQL's jsonb cannot hold NUL characters or lone surrogates: refuse them on every database.
+    if any("\x00" in item or _SURROGATE.search(item) for item in _json_strings(value)):
+        return ["May not contain NUL characters or lone UTF-16 surrogates."]
+    size = len(text.encode())
     limit = settings.USAGE_MAX_METADATA_BYTES
     return [f"At most {limit} bytes of JSON."] if size > limit else []
 

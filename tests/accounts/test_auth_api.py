@@ -1,3 +1,4 @@
+import json
 import threading
 
 import pytest
@@ -222,3 +223,12 @@ def test_authenticated_endpoints_refuse_missing_credentials(api, method, url):
     res = getattr(api, method)(url, {}, format="json")
     assert res.status_code == 401
     assert res.json()["code"] == "not_authenticated"
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("name", ["nul\x00", "half\ud800"])
+def test_text_postgresql_cannot_store_is_refused_at_registration(api, name):
+    body = {"email": "ada@example.com", "password": STRONG, "name": name, "organization_name": name}
+    res = api.post("/api/auth/register", json.dumps(body), content_type="application/json")
+    assert res.status_code == 400 and res.json()["code"] == "invalid"
+    assert not User.objects.exists()

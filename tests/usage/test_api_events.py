@@ -207,3 +207,20 @@ def test_debates_after_a_lapsed_grace_period_count_against_the_free_quota(db):
     with pytest.raises(QuotaExceeded):
         UsageTracker().record_event(str(org.id), None, UsageEventType.DEBATE, "openai", "gpt-4o", 10, 10)
     assert not UsageEvent.objects.filter(organization=org).exists()
+
+
+@pytest.mark.parametrize(
+    "change",
+    [
+        {"metadata": {"note": "nul\x00byte"}},
+        {"metadata": {"nul\x00key": 1}},
+        {"metadata": {"half": "\ud800"}},
+        {"provider": "open\ud83dai"},
+        {"model": "gpt\x00-4o"},
+    ],
+)
+def test_text_postgresql_cannot_store_is_a_400_on_every_database(admin_client_api, org, change):
+    body = json.dumps({**SONNET, "event_type": "agent_call", **change})  # ASCII: lone surrogates as \ud800
+    res = admin_client_api.post(URL, body, content_type="application/json")
+    assert res.status_code == 400 and res.json()["code"] == "invalid"
+    assert not UsageEvent.objects.filter(organization=org).exists()
