@@ -20,7 +20,7 @@ from accounts.selectors import organization_for_caller
 from accounts.services import ServiceError, client_ip
 from aragora_site.fields import StrictBooleanField, StrictCharField
 from billing import selectors, stripe_client
-from billing.services import grace, self_service
+from billing.services import self_service
 from billing.services.stripe_events import stripe_event_ingest
 
 logger = logging.getLogger("aragora.billing.api")
@@ -52,9 +52,7 @@ def _client_key(request: Request) -> str | None:
 
 
 def _organization(request: Request) -> Organization:
-    org = organization_for_caller(caller=request.user)
-    grace.organization_grace_enforce(organization=org)
-    return org
+    return organization_for_caller(caller=request.user)  # applies a lapsed grace period too
 
 
 class PlanSerializer(serializers.Serializer):
