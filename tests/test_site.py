@@ -65,3 +65,22 @@ def test_openapi_schema_is_valid_and_generates_without_warnings(tmp_path):
     out = tmp_path / "schema.yaml"
     call_command("spectacular", "--validate", "--fail-on-warn", "--file", str(out))
     assert "/api/auth/login" in out.read_text()
+
+
+@pytest.mark.django_db
+def test_every_admin_page_renders_for_staff(client, org_admin):
+    from django.contrib import admin
+    from django.urls import reverse
+
+    from accounts.models import User
+
+    staff = User.objects.create_superuser(email="staff@example.com", password="staff-password-123")
+    client.force_login(staff)
+    for model in admin.site._registry:
+        opts = model._meta
+        for view in ("changelist", "add"):
+            url = reverse(f"admin:{opts.app_label}_{opts.model_name}_{view}")
+            res = client.get(url)
+            assert res.status_code in {200, 403}, (url, res.status_code)
+        if model._meta.app_label in {"accounts", "billing", "usage"}:
+            assert client.get(reverse(f"admin:{opts.app_label}_{opts.model_name}_changelist")).status_code == 200
