@@ -12,7 +12,6 @@ from __future__ import annotations
 import hmac
 import time
 import uuid
-from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -74,10 +73,6 @@ class TokenPayload:
         return time.time() >= self.exp
 
     @property
-    def expires_at_lazy(self) -> Callable[[], datetime]:
-        return lambda: self.expires_at
-
-    @property
     def expires_at(self) -> datetime:
         return datetime.fromtimestamp(self.exp, tz=UTC)
 
@@ -101,9 +96,7 @@ class AuthContext:
 # ---------------------------------------------------------------------------
 # Revocation
 # ---------------------------------------------------------------------------
-def _cache_seconds(expires_at: datetime | Callable[[], datetime] | None) -> int:
-    if callable(expires_at):
-        expires_at = expires_at()
+def _cache_seconds(expires_at: datetime | None) -> int:
     if expires_at is None:
         return _MAX_CACHE_SECONDS
     remaining = int((expires_at - timezone.now()).total_seconds()) + 1
@@ -327,7 +320,7 @@ def _is_live(payload: TokenPayload) -> bool:
     revocation_cache.sync()
     if payload.gen != _current_generation(payload.user_id, synced=True):
         return False
-    return not TokenBlacklist.get_instance().is_revoked(payload.jti, payload.expires_at_lazy, synced=True)
+    return not TokenBlacklist.get_instance().is_revoked(payload.jti, payload.expires_at, synced=True)
 
 
 def decode_token_unchecked(token: str) -> TokenPayload | None:
