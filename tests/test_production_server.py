@@ -1,0 +1,102 @@
+"""The service as it runs in production: gunicorn with several worker processes, real HTTP, DEBUG off."""
+
+import os
+import socket
+import subprocess
+import sys
+import time
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+import pytest
+import requests
+
+ROOT = Path(__file__).resolve().parent.parent
+STRONG = "a-long-and-unusual-passphrase-42"
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory):
+    data_dir = tmp_path_factory.mktemp("server-data")
+    unset = {"DATABASE_URL", "REDIS_URL", "DEBUG", "ARAGORA_STATICFILES_STORAGE"}  # production defaults
+    env = {k: v for k, v in os.environ.items() if k not in unset}
+    env.update(
+        ARAGORA_DATA_DIR=str(data_dir), ARAGORA_STATIC_ROOT=str(data_dir / "static"), DEBUG="0", PYTHONPATH=str(ROOT)
+    )
+    for command in (["migrate", "--noinput", "-v0"], ["collectstatic", "--noinput", "-v0"]):
+        subprocess.run([sys.executable, "manage.py", *command], cwd=ROOT, env=env, check=True, timeout=300)  # noqa: S603
+    port = _free_port()
+    proc = subprocess.Popen(  # noqa: S603
+        [sys.executable, "-m", "gunicorn", "aragora_site.wsgi", "--bind", f"127.0.0.1:{port}", "--workers", "3"],
+        cwd=ROOT,
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    base = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        try:
+            if requests.get(f"{base}/api/health", timeout=2).status_code == 200:
+                break
+        except requests.ConnectionError:
+            time.sleep(0.2)
+    else:
+        proc.terminate()
+        pytest.fail("gunicorn did not come up")
+    yield base
+    proc.terminate()
+    proc.wait(timeout=30)
+
+
+def _me_statuses(base, token, n=60):
+    """GET /api/auth/me n times from 12 concurrent clients, so that every worker serves some of them."""
+
+    def one(_):
+        with requests.Session() as session:
+            return session.get(f"{base}/api/auth/me", headers={"Authorization": f"Bearer {token}"}, timeout=10)
+
+    with ThreadPoolExecutor(max_workers=12) as pool:
+        return [res.status_code for res in pool.map(one, range(n))]
+
+
+def test_logout_is_seen_by_every_gunicorn_worker_at_once(server):
+    res = requests.post(
+        f"{server}/api/auth/register",
+        json={"email": "workers@example.com", "password": STRONG, "name": "W"},
+        timeout=10,
+    )
+    assert res.status_code == 201, res.text
+    tokens = res.json()
+    assert set(_me_statuses(server, tokens["access_token"])) == {200}  # every worker now holds it as valid
+    out = requests.post(
+        f"{server}/api/auth/logout",
+        json={"refresh_token": tokens["refresh_token"]},
+        headers={"Authorization": f"Bearer {tokens['access_token']}"},
+        timeout=10,
+    )
+    assert out.status_code == 200
+    assert set(_me_statuses(server, tokens["access_token"])) == {401}
+
+
+def test_login_throttling_is_shared_by_the_workers(server):
+    body = {"email": "nobody@example.com", "password": "wrong-password"}
+    statuses = [requests.post(f"{server}/api/auth/login", json=body, timeout=10).status_code for _ in range(7)]
+    assert statuses[:5] == [401] * 5
+    assert statuses[5:] == [429, 429]
+
+
+def test_errors_are_json_and_static_files_are_served_without_debug(server):
+    headers = {"Content-Type": "application/json"}
+    res = requests.post(f"{server}/api/auth/login", data=b"{not json", headers=headers, timeout=10)
+    assert res.status_code == 400 and res.json()["code"] == "parse_error"
+    assert requests.get(f"{server}/api/nope", timeout=10).json()["code"] == "not_found"
+    page = requests.get(f"{server}/admin/login/", timeout=10).text
+    stylesheet = page.split('href="/static/admin/css/base.', 1)[1].split('"', 1)[0]  # hashed by collectstatic
+    assert requests.get(f"{server}/static/admin/css/base.{stylesheet}", timeout=10).status_code == 200
