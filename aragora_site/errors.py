@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from django.core.exceptions import ValidationError as DjangoValidationError
+from django.db import OperationalError
 from django.http import HttpResponse, JsonResponse
 from django.views import defaults
 from rest_framework import exceptions, status
@@ -23,8 +24,19 @@ def _first_code(detail: Any) -> str:
     return getattr(detail, "code", None) or "invalid"
 
 
+_RETRYABLE_DB_ERRORS = ("database is locked", "deadlock detected", "could not serialize access")
+
+
+def _is_retryable_db_error(exc: Exception) -> bool:
+    return isinstance(exc, OperationalError) and any(text in str(exc).lower() for text in _RETRYABLE_DB_ERRORS)
+
+
 def exception_handler(exc: Exception, context: dict) -> Response | None:
     """Render every API error as JSON with a stable `code`."""
+    if _is_retryable_db_error(exc):  # contention, not a fault: nothing was written, the client may retry
+        busy = Response({"detail": "The database is busy; retry shortly.", "code": "database_busy"}, status=503)
+        busy["Retry-After"] = "1"
+        return busy
     if isinstance(exc, ServiceError):
         return Response({"detail": exc.message, "code": exc.code}, status=exc.status)
     if isinstance(exc, DjangoValidationError):

@@ -84,3 +84,30 @@ def test_every_admin_page_renders_for_staff(client, org_admin):
             assert res.status_code in {200, 403}, (url, res.status_code)
         if model._meta.app_label in {"accounts", "billing", "usage"}:
             assert client.get(reverse(f"admin:{opts.app_label}_{opts.model_name}_changelist")).status_code == 200
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_write_locked_database_is_a_503_to_retry_and_writes_nothing(org_admin):
+    import sqlite3
+
+    from django.db import connection
+
+    from tests.conftest import client_for
+    from usage.models import UsageEvent
+
+    if connection.vendor != "sqlite":
+        pytest.skip("SQLite's single-writer lock; PostgreSQL has row locks")
+    client = client_for(org_admin)
+    connection.cursor().execute("PRAGMA busy_timeout = 200")  # do not wait the production 20 s here
+    other = sqlite3.connect(connection.settings_dict["NAME"], isolation_level=None)
+    other.execute("BEGIN IMMEDIATE")  # another process holds the write lock
+    try:
+        body = {"event_type": "agent_call", "provider": "openai", "model": "gpt-4o", "tokens_in": 1}
+        res = client.post("/api/usage/events", body, format="json")
+    finally:
+        other.execute("ROLLBACK")
+        other.close()
+    assert res.status_code == 503 and res.json()["code"] == "database_busy"
+    assert res["Retry-After"] == "1"
+    assert not UsageEvent.objects.exists()
+    assert client.post("/api/usage/events", body, format="json").status_code == 201
