@@ -16,7 +16,6 @@ from __future__ import annotations
 import contextlib
 import os
 import threading
-import time
 from collections.abc import Callable, Hashable
 from pathlib import Path
 from typing import Any
@@ -82,6 +81,12 @@ class RedisEpoch(CacheEpoch):
         self._subscribed = False
         self._thread: threading.Thread | None = None
         self._start_lock = threading.Lock()
+        self._stop = threading.Event()
+
+    def close(self) -> None:
+        """Stop the listener (it exits within a second) and give its connection back."""
+        self._stop.set()
+        self._subscribed = False
 
     def _ensure_listener(self) -> None:
         if self._thread is not None and self._thread.is_alive():
@@ -95,12 +100,13 @@ class RedisEpoch(CacheEpoch):
     def _listen(self) -> None:
         from django_redis import get_redis_connection
 
-        while True:
+        while not self._stop.is_set():
+            pubsub = None
             try:
                 pubsub = get_redis_connection("default").pubsub()
                 pubsub.subscribe(self.CHANNEL)
                 seen = super().read()
-                while True:
+                while not self._stop.is_set():
                     message = pubsub.get_message(timeout=1.0)
                     if message and message["type"] == "subscribe":
                         self._version += 1  # anything before this moment is re-read
@@ -113,7 +119,10 @@ class RedisEpoch(CacheEpoch):
             except Exception:
                 self._subscribed = False
                 self._version += 1
-                time.sleep(1)
+                self._stop.wait(1)
+            finally:
+                if pubsub is not None:
+                    pubsub.close()
 
     def read(self) -> Hashable:
         self._ensure_listener()
@@ -153,6 +162,8 @@ class RevocationCache:
     def reset(self) -> None:
         """Forget the epoch source and local answers (after settings change, e.g. in tests)."""
         with self._lock:
+            if isinstance(self._epoch_source, RedisEpoch):
+                self._epoch_source.close()
             self._epoch_source = None
             self._epoch = object()
             self._local.clear()
