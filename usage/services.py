@@ -376,6 +376,8 @@ def usage_events_record(
             # A concurrent request stored one of these keys first: classify them again.
             if attempt == _RETRIES - 1 or not keyed:
                 raise
+            if not organization.get_deferred_fields():  # the rolled-back attempt may have counted debates
+                organization.refresh_from_db(fields=["tier", "debates_used", "period_start", "grace_until"])
     raise AssertionError("unreachable")
 
 
@@ -390,7 +392,8 @@ def _record(organization: Organization, rows: list[_Row], now: datetime) -> Reco
     debates = sum(1 for r in fresh if r.event_type == UsageEventType.DEBATE)
     budget = _budget(organization)
     if debates:
-        org = Organization.objects.get(pk=organization.pk)
+        # The API hands over the organization it just loaded; the Python tracker hands over only its id.
+        org = Organization.objects.get(pk=organization.pk) if organization.get_deferred_fields() else organization
         organization_grace_enforce(organization=org)  # a lapsed grace period's limits apply from now
         _debates_consume(org, debates, budget)
     _events_insert(fresh)
