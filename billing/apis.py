@@ -5,7 +5,6 @@ from __future__ import annotations
 import logging
 from typing import Any
 
-from django.core.validators import URLValidator
 from drf_spectacular.utils import OpenApiParameter, extend_schema, inline_serializer
 from rest_framework import serializers, status
 from rest_framework.permissions import AllowAny, IsAuthenticated
@@ -18,7 +17,7 @@ from accounts.models import Organization
 from accounts.permissions import IsOrganizationAdmin, IsOrganizationMember
 from accounts.selectors import organization_for_caller
 from accounts.services import ServiceError, client_ip
-from aragora_site.fields import StrictBooleanField, StrictCharField
+from aragora_site.fields import StrictBooleanField, StrictCharField, StrictURLField
 from billing import selectors, stripe_client
 from billing.services import self_service
 from billing.services.stripe_events import stripe_event_ingest
@@ -31,15 +30,6 @@ IDEMPOTENCY_HEADER = OpenApiParameter(
     required=False,
     description="Optional. Repeating a request with the same key repeats no change at Stripe.",
 )
-
-
-class StrictURLField(StrictCharField):
-    """An http(s) URL given as a JSON string."""
-
-    def __init__(self, **kwargs: Any) -> None:
-        kwargs.setdefault("max_length", 2048)
-        super().__init__(**kwargs)
-        self.validators.append(URLValidator(schemes=["http", "https"], message="Enter an http(s) URL."))
 
 
 def _client_key(request: Request) -> str | None:

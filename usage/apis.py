@@ -25,7 +25,13 @@ from rest_framework.views import APIView
 from accounts.apis import ERROR
 from accounts.permissions import IsOrganizationAdmin, IsOrganizationMember
 from accounts.selectors import organization_for_caller
-from aragora_site.fields import StrictBooleanField, StrictCharField
+from aragora_site.fields import (
+    StrictBooleanField,
+    StrictCharField,
+    StrictDateTimeField,
+    StrictIntegerField,
+    StrictUUIDField,
+)
 from usage import selectors, services
 from usage.models import MAX_COUNT, UsageEventType
 from usage.services import EventInput, money_str
@@ -49,29 +55,6 @@ class CountField(serializers.Field):
 
 
 extend_schema_field({"type": "integer", "minimum": 0, "maximum": MAX_COUNT})(CountField)
-
-
-class StrictDateTimeField(serializers.DateTimeField):
-    """An ISO 8601 date-time given as a JSON string."""
-
-    def to_internal_value(self, value: Any) -> Any:
-        if not isinstance(value, str):
-            self.fail("invalid", format="ISO 8601 string")
-        return super().to_internal_value(value)
-
-
-class StrictUUIDField(serializers.UUIDField):
-    def to_internal_value(self, data: Any) -> Any:
-        if not isinstance(data, str):
-            self.fail("invalid", value=data)
-        return super().to_internal_value(data)
-
-
-class StrictThresholdField(serializers.IntegerField):
-    def to_internal_value(self, data: Any) -> int:
-        if isinstance(data, bool) or not isinstance(data, int):
-            self.fail("invalid")
-        return super().to_internal_value(data)
 
 
 @extend_schema_field({"type": "string", "format": "decimal", "example": "12.50"})
@@ -359,7 +342,7 @@ class BudgetApi(OrganizationAPIView):
             max_digits=12, decimal_places=2, allow_null=True, min_value=Decimal("0.01"), max_value=services.MAX_BUDGET
         )
         alert_thresholds = serializers.ListField(
-            child=StrictThresholdField(min_value=1, max_value=services.MAX_THRESHOLD),
+            child=StrictIntegerField(min_value=1, max_value=services.MAX_THRESHOLD),
             min_length=1,
             max_length=services.MAX_THRESHOLDS,
             required=False,
