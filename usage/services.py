@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import hashlib
-import importlib.util
 import json
 import logging
 import math
@@ -632,12 +631,10 @@ def budget_alert_context(alert: BudgetAlert) -> dict[str, Any]:
     }
 
 
-def _notifier() -> Callable[..., Any] | None:
-    if importlib.util.find_spec("billing.notifications") is None:
-        return None
-    from billing import notifications
+def _notifier() -> Callable[..., Any]:
+    from billing.notifications import notification_send  # local: billing imports usage's models
 
-    return getattr(notifications, "notification_send", None)
+    return notification_send
 
 
 def budget_alert_notify(*, alert: BudgetAlert) -> str:
@@ -647,19 +644,15 @@ def budget_alert_notify(*, alert: BudgetAlert) -> str:
     alert whose event is rolled back is never sent, and one that commits is never lost.
     """
     status, error = DeliveryStatus.SENT, ""
-    send = _notifier()
-    if send is None:
-        status, error = DeliveryStatus.UNAVAILABLE, "billing.notifications.notification_send is not installed"
-    else:
-        try:
-            with transaction.atomic():
-                context = budget_alert_context(alert)
-                notices = send(organization=alert.organization, kind="budget_threshold", context=context)
-            if not notices:
-                status, error = DeliveryStatus.UNAVAILABLE, "no notification channel is configured"
-        except Exception as exc:  # a notifier failure must not lose the usage being recorded
-            status, error = DeliveryStatus.FAILED, f"{type(exc).__name__}: {exc}"[:500]
-            logger.exception("Budget alert %s could not be handed to the notifier", alert.pk)
+    try:
+        with transaction.atomic():
+            context = budget_alert_context(alert)
+            notices = _notifier()(organization=alert.organization, kind="budget_threshold", context=context)
+        if not notices:
+            status, error = DeliveryStatus.UNAVAILABLE, "no notification channel is configured"
+    except Exception as exc:  # a notifier failure must not lose the usage being recorded
+        status, error = DeliveryStatus.FAILED, f"{type(exc).__name__}: {exc}"[:500]
+        logger.exception("Budget alert %s could not be handed to the notifier", alert.pk)
     if status != DeliveryStatus.SENT:
         logger.warning("Budget alert %s (%s%%) not sent: %s", alert.pk, alert.threshold, error)
     BudgetAlert.objects.filter(pk=alert.pk).update(

@@ -82,8 +82,9 @@ def test_a_failing_notifier_does_not_lose_the_usage(org, monkeypatch):
     assert org.usage_events.count() == 1
 
 
-def test_without_a_notifications_module_the_alert_is_kept_as_undeliverable(org, monkeypatch):
-    monkeypatch.setattr(services, "_notifier", lambda: None)
+def test_without_a_notification_channel_the_alert_is_kept_as_undeliverable(org, settings):
+    settings.ARAGORA_SMTP_HOST = ""
+    settings.ARAGORA_NOTIFICATION_WEBHOOK = ""
     BudgetFactory(organization=org, monthly_budget_usd=Decimal("1.00"), alert_thresholds=[100])
     _spend(org, 2)
     assert BudgetAlert.objects.get(organization=org).delivery_status == DeliveryStatus.UNAVAILABLE
