@@ -8,7 +8,7 @@ from django.contrib import admin, messages
 from django.contrib.auth.admin import UserAdmin as DjangoUserAdmin
 from django.db.models import Count, Q, QuerySet
 
-from accounts import jwt_auth, services
+from accounts import revocation, services
 from accounts.models import IssuedRefreshToken, Organization, RevokedToken, User
 
 
@@ -47,7 +47,7 @@ class UserAdmin(DjangoUserAdmin):
     @admin.action(description="Revoke all tokens (sign out everywhere)")
     def revoke_all_tokens(self, request: Any, queryset: QuerySet[User]) -> None:
         for user in queryset:
-            jwt_auth.TokenBlacklist.get_instance().revoke_all_for_user(str(user.pk), reason=f"admin:{request.user}")
+            revocation.revoke_all_for_user(str(user.pk), reason=f"admin:{request.user}")
         self.message_user(request, f"Revoked all tokens of {queryset.count()} user(s).", messages.SUCCESS)
 
     @admin.action(description="Revoke API keys")

@@ -11,16 +11,17 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from accounts import jwt_auth, selectors, services
+from accounts import revocation, selectors, services, tokens
 from accounts.authentication import JWTAuthentication
 from accounts.models import Role
 from accounts.permissions import IsOrganizationAdmin, IsOrganizationMember
+from aragora_site.errors import ServiceError
 from aragora_site.fields import StrictCharField, StrictEmailField
-from aragora_site.schema import ErrorSerializer
+from aragora_site.http import bearer_credentials, client_ip
+from aragora_site.schema import ERROR
+from billing.serializers import TierLimitsSerializer
 
 PASSWORD_MAX = 1024  # refuse huge passwords before hashing them
-
-ERROR = ErrorSerializer  # the error body every endpoint documents
 
 
 class TokenPairSerializer(serializers.Serializer):
@@ -34,12 +35,20 @@ class UserSerializer(serializers.Serializer):
     id = serializers.UUIDField()
     email = serializers.EmailField()
     name = serializers.CharField()
-    org_id = serializers.UUIDField(allow_null=True)
+    org_id = serializers.UUIDField(source="organization_id", allow_null=True)
     role = serializers.CharField()
     is_active = serializers.BooleanField()
     has_api_key = serializers.BooleanField()
     created_at = serializers.DateTimeField()
-    last_login_at = serializers.DateTimeField(allow_null=True)
+    last_login_at = serializers.DateTimeField(source="last_login", allow_null=True)
+
+
+class UserDetailSerializer(UserSerializer):
+    """The caller's own account: the user plus the API key's public prefix and dates (never the key)."""
+
+    api_key_prefix = serializers.CharField(allow_null=True)
+    api_key_created_at = serializers.DateTimeField(allow_null=True)
+    api_key_last_used_at = serializers.DateTimeField(allow_null=True)
 
 
 class OrganizationSerializer(serializers.Serializer):
@@ -48,13 +57,16 @@ class OrganizationSerializer(serializers.Serializer):
     slug = serializers.CharField()
     tier = serializers.CharField()
     owner_id = serializers.UUIDField(allow_null=True)
-    limits = serializers.DictField()
+    limits = TierLimitsSerializer()
     debates_used = serializers.IntegerField()
-    debates_remaining = serializers.IntegerField(allow_null=True)
+    debates_remaining = serializers.IntegerField(allow_null=True, help_text="null: unlimited")
     is_at_limit = serializers.BooleanField()
     period_start = serializers.DateField()
     created_at = serializers.DateTimeField()
-    member_count = serializers.IntegerField(required=False)
+
+
+class OrganizationSummarySerializer(OrganizationSerializer):
+    member_count = serializers.IntegerField(source="active_member_count")
 
 
 class SuccessSerializer(serializers.Serializer):
@@ -104,8 +116,12 @@ class RegisterApi(PublicAPIView):
         data = self.InputSerializer(data=request.data)
         data.is_valid(raise_exception=True)
         user = services.user_register(**data.validated_data)
-        pair = jwt_auth.token_pair_for_user(user)
-        body = {"user": user.to_dict(), "organization": user.organization.to_dict(), **pair.to_dict()}
+        pair = tokens.token_pair_for_user(user)
+        body = {
+            "user": UserSerializer(user).data,
+            "organization": OrganizationSerializer(user.organization).data,
+            **TokenPairSerializer(pair).data,
+        }
         return Response(body, status=status.HTTP_201_CREATED)
 
 
@@ -118,8 +134,8 @@ class LoginApi(PublicAPIView):
     def post(self, request: Request) -> Response:
         data = self.InputSerializer(data=request.data)
         data.is_valid(raise_exception=True)
-        user = services.user_login(**data.validated_data, ip_address=services.client_ip(request))
-        return Response(jwt_auth.token_pair_for_user(user).to_dict())
+        user = services.user_login(**data.validated_data, ip_address=client_ip(request))
+        return Response(TokenPairSerializer(tokens.token_pair_for_user(user)).data)
 
 
 class RefreshApi(PublicAPIView):
@@ -131,18 +147,16 @@ class RefreshApi(PublicAPIView):
         data = self.InputSerializer(data=request.data)
         data.is_valid(raise_exception=True)
         try:
-            pair = jwt_auth.rotate_refresh_token(data.validated_data["refresh_token"])
-        except jwt_auth.TokenReuseError as exc:
-            raise services.ServiceError(
+            pair = tokens.rotate_refresh_token(data.validated_data["refresh_token"])
+        except tokens.TokenReuseError as exc:
+            raise ServiceError(
                 "This refresh token was already used; every session of the account has been revoked.",
                 code="refresh_token_reused",
                 status=401,
             ) from exc
         if pair is None:
-            raise services.ServiceError(
-                "The refresh token is invalid, expired or revoked.", code="invalid_token", status=401
-            )
-        return Response(pair.to_dict())
+            raise ServiceError("The refresh token is invalid, expired or revoked.", code="invalid_token", status=401)
+        return Response(TokenPairSerializer(pair).data)
 
 
 class LogoutApi(APIView):
@@ -155,12 +169,12 @@ class LogoutApi(APIView):
     def post(self, request: Request) -> Response:
         data = self.InputSerializer(data=request.data)
         data.is_valid(raise_exception=True)
-        payload: jwt_auth.TokenPayload = request.auth
+        payload: tokens.TokenPayload = request.auth
         refresh = data.validated_data.get("refresh_token")
         if refresh:
             services.token_revoke(token=refresh, reason="logout", acting_user_id=payload.user_id, acting_is_staff=False)
         services.token_revoke(
-            token=request.headers["Authorization"].split(" ", 1)[1].strip(),
+            token=bearer_credentials(request),
             reason="logout",
             acting_user_id=payload.user_id,
             acting_is_staff=False,
@@ -191,7 +205,7 @@ class RevokeAllApi(APIView):
     def post(self, request: Request) -> Response:
         data = self.InputSerializer(data=request.data)
         data.is_valid(raise_exception=True)
-        jwt_auth.TokenBlacklist.get_instance().revoke_all_for_user(str(request.user.id), **data.validated_data)
+        revocation.revoke_all_for_user(str(request.user.id), **data.validated_data)
         return _success("All tokens revoked")
 
 
@@ -207,67 +221,47 @@ class PasswordChangeApi(APIView):
         data = self.InputSerializer(data=request.data)
         data.is_valid(raise_exception=True)
         pair = services.user_change_password(user=request.user.db_user, **data.validated_data)
-        return Response(pair.to_dict())
+        return Response(TokenPairSerializer(pair).data)
 
 
 class MeApi(APIView):
-    @extend_schema(
-        responses={
-            200: inline_serializer(
-                "Me", fields={"user": UserSerializer(), "organization": OrganizationSerializer(allow_null=True)}
-            )
-        }
-    )
+    class OutputSerializer(serializers.Serializer):
+        user = UserDetailSerializer()
+        organization = OrganizationSummarySerializer(allow_null=True)
+        auth_method = serializers.ChoiceField(choices=["access", "api_key"])
+
+    @extend_schema(responses={200: OutputSerializer})
     def get(self, request: Request) -> Response:
         user = request.user.db_user
-        org = user.organization
-        return Response(
-            {
-                "user": user.to_dict(include_sensitive=True),
-                "organization": selectors.organization_summary(organization=org) if org else None,
-                "auth_method": request.user.auth_method,
-            }
-        )
+        body = {"user": user, "organization": user.organization, "auth_method": request.user.auth_method}
+        return Response(self.OutputSerializer(body).data)
+
+
+class ApiKeyInfoSerializer(serializers.Serializer):
+    has_api_key = serializers.BooleanField()
+    prefix = serializers.CharField(source="api_key_prefix", allow_null=True)
+    created_at = serializers.DateTimeField(source="api_key_created_at", allow_null=True)
+    last_used_at = serializers.DateTimeField(source="api_key_last_used_at", allow_null=True)
 
 
 class ApiKeyApi(APIView):
-    KeyInfo = inline_serializer(
-        "ApiKeyInfo",
-        fields={
-            "has_api_key": serializers.BooleanField(),
-            "prefix": serializers.CharField(allow_null=True),
-            "created_at": serializers.DateTimeField(allow_null=True),
-            "last_used_at": serializers.DateTimeField(allow_null=True),
-        },
-    )
+    class CreatedSerializer(ApiKeyInfoSerializer):
+        api_key = serializers.CharField(help_text="The key itself: shown this once only.")
+        message = serializers.CharField()
 
-    @staticmethod
-    def _info(user: Any) -> dict[str, Any]:
-        return {
-            "has_api_key": user.has_api_key,
-            "prefix": user.api_key_prefix,
-            "created_at": user.api_key_created_at,
-            "last_used_at": user.api_key_last_used_at,
-        }
-
-    @extend_schema(responses={200: KeyInfo})
+    @extend_schema(responses={200: ApiKeyInfoSerializer})
     def get(self, request: Request) -> Response:
-        return Response(self._info(request.user.db_user))
+        return Response(ApiKeyInfoSerializer(request.user.db_user).data)
 
-    @extend_schema(
-        request=None,
-        responses={
-            201: inline_serializer(
-                "ApiKeyCreated",
-                fields={"api_key": serializers.CharField(), "prefix": serializers.CharField()},
-            )
-        },
-    )
+    @extend_schema(request=None, responses={201: CreatedSerializer})
     def post(self, request: Request) -> Response:
         user = request.user.db_user
         key = services.api_key_rotate(user=user)
-        body = {"api_key": key, **self._info(user), "message": "Store this key now: it is not shown again."}
-        return Response(body, status=status.HTTP_201_CREATED)
+        body = ApiKeyInfoSerializer(user).data | {
+            "api_key": key,
+            "message": "Store this key now: it is not shown again.",
+        }
+        return Response(self.CreatedSerializer(body).data, status=status.HTTP_201_CREATED)
 
     @extend_schema(request=None, responses={200: SuccessSerializer})
     def delete(self, request: Request) -> Response:
@@ -281,10 +275,10 @@ class ApiKeyApi(APIView):
 class OrganizationApi(APIView):
     permission_classes = [IsAuthenticated, IsOrganizationMember]
 
-    @extend_schema(responses={200: OrganizationSerializer, 403: ERROR})
+    @extend_schema(responses={200: OrganizationSummarySerializer, 403: ERROR})
     def get(self, request: Request) -> Response:
         org = selectors.organization_for_caller(caller=request.user)
-        return Response(selectors.organization_summary(organization=org))
+        return Response(OrganizationSummarySerializer(org).data)
 
 
 class MembersApi(APIView):
@@ -304,7 +298,7 @@ class MembersApi(APIView):
     @extend_schema(responses={200: UserSerializer(many=True)})
     def get(self, request: Request) -> Response:
         org = selectors.organization_for_caller(caller=request.user)
-        return Response([m.to_dict() for m in selectors.organization_members(organization=org)])
+        return Response(UserSerializer(selectors.organization_members(organization=org), many=True).data)
 
     @extend_schema(request=InputSerializer, responses={201: UserSerializer, 403: ERROR, 409: ERROR})
     def post(self, request: Request) -> Response:
@@ -312,7 +306,7 @@ class MembersApi(APIView):
         data.is_valid(raise_exception=True)
         org = selectors.organization_for_caller(caller=request.user)
         member = services.organization_member_add(organization=org, **data.validated_data)
-        return Response(member.to_dict(), status=status.HTTP_201_CREATED)
+        return Response(UserSerializer(member).data, status=status.HTTP_201_CREATED)
 
 
 class MemberApi(APIView):

@@ -1,4 +1,4 @@
-"""DRF authentication classes: Bearer JWT access tokens and API keys."""
+"""Who is calling: DRF authentication by Bearer JWT access token or API key, and the headers that carry them."""
 
 from __future__ import annotations
 
@@ -8,8 +8,27 @@ from typing import Any
 from drf_spectacular.extensions import OpenApiAuthenticationExtension
 from rest_framework import authentication, exceptions
 
-from accounts import jwt_auth
+from accounts import services, tokens
+from accounts.keys import API_KEY_PREFIX
 from accounts.models import Role, User
+from aragora_site.http import bearer_credentials, header
+
+
+def extract_api_key(request: Any) -> str | None:
+    """Return the API key sent in `X-API-Key` or as a Bearer credential (never from the query string)."""
+    key = header(request, "X-API-Key")
+    if key:
+        return key.strip()
+    bearer = bearer_credentials(request)
+    if bearer and bearer.startswith(API_KEY_PREFIX):
+        return bearer
+    return None
+
+
+def extract_bearer_token(request: Any) -> str | None:
+    """Return the Bearer credential when it is not an API key (it should then be an access token)."""
+    token = bearer_credentials(request)
+    return None if token is None or token.startswith(API_KEY_PREFIX) else token
 
 
 class Principal:
@@ -52,11 +71,11 @@ class JWTAuthentication(authentication.BaseAuthentication):
 
     keyword = "Bearer"
 
-    def authenticate(self, request: Any) -> tuple[Principal, jwt_auth.TokenPayload] | None:
-        token = jwt_auth._bearer(request)
-        if token is None or token.startswith("ara_"):
+    def authenticate(self, request: Any) -> tuple[Principal, tokens.TokenPayload] | None:
+        token = extract_bearer_token(request)
+        if token is None:
             return None
-        payload = jwt_auth.validate_access_token(token)
+        payload = tokens.validate_access_token(token)
         if payload is None or payload.gen < 0:  # gen < 0: minted for no real, active user
             raise exceptions.AuthenticationFailed(
                 "The access token is invalid, expired or revoked.", code="invalid_token"
@@ -74,12 +93,10 @@ class APIKeyAuthentication(authentication.BaseAuthentication):
     """`X-API-Key: ara_...` or `Authorization: Bearer ara_...`; only for tiers with API access."""
 
     def authenticate(self, request: Any) -> tuple[Principal, None] | None:
-        from accounts.services import api_key_authenticate
-
-        key = jwt_auth.extract_api_key(request)
+        key = extract_api_key(request)
         if key is None:
             return None
-        owner = api_key_authenticate(key=key)
+        owner = services.api_key_authenticate(key=key)
         if owner is None:
             raise exceptions.AuthenticationFailed("The API key is invalid or has been revoked.", code="invalid_api_key")
         if not owner.api_access:

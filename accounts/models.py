@@ -2,10 +2,8 @@
 
 from __future__ import annotations
 
-import hashlib
-import secrets
 import uuid
-import zlib
+from datetime import date
 from typing import Any
 
 from django.contrib.auth.base_user import AbstractBaseUser, BaseUserManager
@@ -16,55 +14,9 @@ from django.db.models.functions import Lower
 from django.utils import timezone
 from django.utils.text import slugify
 
+from accounts.keys import api_key_lookup_prefix, api_key_new, hash_api_key
 from billing.tiers import TIER_LIMITS, SubscriptionTier, TierLimits
-
-API_KEY_PREFIX = "ara_"
-_BASE62 = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
-_KEY_ID_LEN = 8  # public, non-secret part used for lookup
-_KEY_SECRET_LEN = 32  # 32 base62 characters: about 190 bits
-_KEY_CHECKSUM_LEN = 6
-API_KEY_LENGTH = len(API_KEY_PREFIX) + _KEY_ID_LEN + _KEY_SECRET_LEN + _KEY_CHECKSUM_LEN
-
-
-def _random_base62(length: int) -> str:
-    return "".join(secrets.choice(_BASE62) for _ in range(length))
-
-
-def _base62(number: int, width: int) -> str:
-    digits = []
-    while number:
-        number, rem = divmod(number, 62)
-        digits.append(_BASE62[rem])
-    return "".join(reversed(digits)).rjust(width, "0")
-
-
-def _api_key_checksum(body: str) -> str:
-    return _base62(zlib.crc32(body.encode()), _KEY_CHECKSUM_LEN)
-
-
-def api_key_is_well_formed(key: str) -> bool:
-    """Return True when `key` has the shape and checksum of an Aragora API key (no database needed)."""
-    if len(key) != API_KEY_LENGTH or not key.startswith(API_KEY_PREFIX):
-        return False
-    body = key[len(API_KEY_PREFIX) : -_KEY_CHECKSUM_LEN]
-    if any(ch not in _BASE62 for ch in body):
-        return False
-    return secrets.compare_digest(_api_key_checksum(body), key[-_KEY_CHECKSUM_LEN:])
-
-
-def api_key_lookup_prefix(key: str) -> str:
-    """Return the non-secret prefix under which a key is stored."""
-    return key[: len(API_KEY_PREFIX) + _KEY_ID_LEN]
-
-
-def hash_api_key(key: str) -> str:
-    """Return the SHA-256 hex digest stored for an API key (keys are random, so a fast hash suffices)."""
-    return hashlib.sha256(key.encode()).hexdigest()
-
-
-def current_period_start():
-    """Return the first day of the current (calendar-month, UTC) usage period."""
-    return timezone.localdate().replace(day=1)
+from usage.periods import current_period_start
 
 
 def generate_slug(name: str) -> str:
@@ -80,6 +32,17 @@ def generate_slug(name: str) -> str:
 class Role(models.TextChoices):
     ADMIN = "admin", "Admin"
     MEMBER = "member", "Member"
+
+
+class OrganizationQuerySet(models.QuerySet):
+    def start_period(self, start: date) -> int:
+        """Start the usage period beginning on `start` for these organizations: debates used go back to zero."""
+        return self.update(debates_used=0, period_start=start, updated_at=timezone.now())
+
+    def period_rollover(self) -> int:
+        """Move every organization still in an older period to the current one (one conditional UPDATE)."""
+        start = current_period_start()
+        return self.filter(period_start__lt=start).start_period(start)
 
 
 class Organization(models.Model):
@@ -108,6 +71,8 @@ class Organization(models.Model):
     # Creation time of the newest Stripe event applied: older events never roll the state back.
     stripe_subscription_event_at = models.DateTimeField(null=True, blank=True, editable=False)
     stripe_payment_event_at = models.DateTimeField(null=True, blank=True, editable=False)
+
+    objects = OrganizationQuerySet.as_manager()
 
     class Meta:
         ordering = ["name"]
@@ -144,6 +109,10 @@ class Organization(models.Model):
     def is_at_limit(self) -> bool:
         limit = self.limits.debates_per_month
         return limit is not None and self.debates_used >= limit
+
+    @property
+    def active_member_count(self) -> int:
+        return self.members.filter(is_active=True).count()
 
     @property
     def email(self) -> str:
@@ -189,9 +158,13 @@ class Organization(models.Model):
         self.debates_used = 0
         self.period_start = current_period_start()
         if not self._state.adding:
-            Organization.objects.filter(pk=self.pk).update(
-                debates_used=0, period_start=self.period_start, updated_at=timezone.now()
-            )
+            Organization.objects.filter(pk=self.pk).start_period(self.period_start)
+
+    def period_rollover(self) -> None:
+        """Start the current period if this organization is still in an older one (safe against concurrency)."""
+        if self.period_start < current_period_start():
+            Organization.objects.filter(pk=self.pk).period_rollover()
+            self.refresh_from_db(fields=["debates_used", "period_start"])
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -283,8 +256,7 @@ class User(AbstractBaseUser, PermissionsMixin):
 
     def generate_api_key(self) -> str:
         """Create a new API key, replacing any old one, and return it: the only time it is visible."""
-        body = _random_base62(_KEY_ID_LEN + _KEY_SECRET_LEN)
-        key = f"{API_KEY_PREFIX}{body}{_api_key_checksum(body)}"
+        key = api_key_new()
         self.api_key_prefix = api_key_lookup_prefix(key)
         self.api_key_hash = hash_api_key(key)
         self.api_key_created_at = timezone.now()

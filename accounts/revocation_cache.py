@@ -23,6 +23,8 @@ from typing import Any
 from django.conf import settings
 from django.core.cache import cache
 
+from aragora_site.caches import process_cache
+
 _EPOCH_KEY = "auth:epoch"
 _FILE_EPOCH_MAX = 64 * 1024
 
@@ -211,3 +213,4 @@ class RevocationCache:
 
 
 revocation_cache = RevocationCache()
+process_cache("revocation answers and epoch source")(revocation_cache.reset)

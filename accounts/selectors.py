@@ -22,9 +22,3 @@ def organization_for_caller(*, caller: Any) -> Organization:
 
 def organization_members(*, organization: Organization) -> QuerySet[User]:
     return organization.members.filter(is_active=True).order_by("created_at")
-
-
-def organization_summary(*, organization: Organization) -> dict[str, Any]:
-    data = organization.to_dict()
-    data["member_count"] = organization_members(organization=organization).count()
-    return data

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-import ipaddress
+import hmac
 import uuid
 from dataclasses import dataclass
 from datetime import timedelta
@@ -15,34 +15,14 @@ from django.db import IntegrityError, connection, transaction
 from django.db.models import Q
 from django.utils import timezone
 
-from accounts import jwt_auth
-from accounts.models import (
-    LoginFailure,
-    Organization,
-    Role,
-    User,
-    api_key_is_well_formed,
-    api_key_lookup_prefix,
-    generate_slug,
-    hash_api_key,
-)
+from accounts import revocation, tokens
+from accounts.keys import api_key_is_well_formed, api_key_lookup_prefix, hash_api_key
+from accounts.models import IssuedRefreshToken, LoginFailure, Organization, RevokedToken, Role, User, generate_slug
+from aragora_site.errors import ServiceError
 from billing.tiers import TIER_LIMITS, SubscriptionTier
 
 API_KEY_TOUCH_INTERVAL = timedelta(minutes=5)
 _DUMMY_PASSWORD_HASH: str | None = None
-
-
-class ServiceError(Exception):
-    """A refused operation; `code` is the stable error code shown to API clients."""
-
-    status = 400
-
-    def __init__(self, message: str, *, code: str, status: int | None = None) -> None:
-        super().__init__(message)
-        self.message = message
-        self.code = code
-        if status is not None:
-            self.status = status
 
 
 class LoginThrottled(ServiceError):
@@ -72,20 +52,6 @@ def user_register(*, email: str, password: str, name: str = "", organization_nam
     org.owner = user
     org.save(update_fields=["owner", "updated_at"])
     return user
-
-
-def client_ip(request: Any) -> str | None:
-    """Return the client address: REMOTE_ADDR, or the address the trusted proxies recorded."""
-    hops = settings.ARAGORA_TRUSTED_PROXY_COUNT
-    address = request.META.get("REMOTE_ADDR")
-    if hops > 0:
-        forwarded = [part.strip() for part in request.META.get("HTTP_X_FORWARDED_FOR", "").split(",") if part.strip()]
-        if len(forwarded) >= hops:
-            address = forwarded[-hops]
-    try:
-        return str(ipaddress.ip_address(address)) if address else None
-    except ValueError:
-        return None
 
 
 def _login_is_throttled(*, email: str, ip_address: str | None) -> bool:
@@ -121,15 +87,15 @@ def user_login(*, email: str, password: str, ip_address: str | None) -> User:
 
 
 @transaction.atomic
-def user_change_password(*, user: User, old_password: str, new_password: str) -> jwt_auth.TokenPair:
+def user_change_password(*, user: User, old_password: str, new_password: str) -> tokens.TokenPair:
     """Change the password, revoke every existing token, and return a fresh pair for the caller."""
     if not user.verify_password(old_password):
         raise ServiceError("The current password is wrong.", code="invalid_credentials", status=400)
     validate_password(new_password, user=user)
     user.set_password(new_password)
     user.save(update_fields=["password"])
-    jwt_auth.TokenBlacklist.get_instance().revoke_all_for_user(str(user.id), reason="password_changed")
-    return jwt_auth.token_pair_for_user(user)
+    revocation.revoke_all_for_user(str(user.id), reason="password_changed")
+    return tokens.token_pair_for_user(user)
 
 
 @transaction.atomic
@@ -138,7 +104,7 @@ def user_deactivate(*, user: User, reason: str = "deactivated") -> None:
     User.objects.filter(pk=user.pk).update(is_active=False)
     user.is_active = False
     user.revoke_api_key()
-    jwt_auth.TokenBlacklist.get_instance().revoke_all_for_user(str(user.id), reason=reason)
+    revocation.revoke_all_for_user(str(user.id), reason=reason)
 
 
 # ---------------------------------------------------------------------------
@@ -200,7 +166,7 @@ def api_key_authenticate(*, key: str) -> ApiKeyOwner | None:
     if row is None:
         return None
     user_id, email, role, org_id, tier, key_hash, grace_until, stale = row
-    if not jwt_auth.secrets_equal(hash_api_key(key), key_hash):
+    if not hmac.compare_digest(hash_api_key(key).encode(), key_hash.encode()):
         return None
     user_id = uuid.UUID(str(user_id))
     org_id = str(uuid.UUID(str(org_id))) if org_id else None
@@ -265,7 +231,7 @@ def organization_member_remove(*, organization: Organization, user_id: Any, acti
     member.role = Role.MEMBER
     member.save(update_fields=["organization", "role"])
     member.revoke_api_key()
-    jwt_auth.TokenBlacklist.get_instance().revoke_all_for_user(str(member.pk), reason="removed_from_organization")
+    revocation.revoke_all_for_user(str(member.pk), reason="removed_from_organization")
 
 
 # ---------------------------------------------------------------------------
@@ -273,16 +239,27 @@ def organization_member_remove(*, organization: Organization, user_id: Any, acti
 # ---------------------------------------------------------------------------
 def token_revoke(*, token: str, reason: str, acting_user_id: str, acting_is_staff: bool) -> None:
     """Revoke `token` if it belongs to the caller (staff may revoke anyone's)."""
-    payload = jwt_auth.decode_token_unchecked(token)
+    payload = tokens.decode_token_unchecked(token)
     if payload is None:
         raise ServiceError("The token is malformed, expired or not signed by this service.", code="invalid_token")
     if payload.user_id != str(acting_user_id) and not acting_is_staff:
         raise ServiceError("You can only revoke your own tokens.", code="permission_denied", status=403)
     with transaction.atomic():
-        jwt_auth.revoke_token(
+        revocation.revoke_token(
             payload.jti,
             reason=reason or "manual_revocation",
             user_id=payload.user_id,
             expires_at=payload.expires_at,
             token_type=payload.token_type,
         )
+
+
+def auth_records_cleanup() -> dict[str, int]:
+    """Delete revocations, refresh-token records and login failures that can no longer matter."""
+    now = timezone.now()
+    window = timedelta(minutes=settings.ARAGORA_LOGIN_WINDOW_MINUTES)
+    return {
+        "revoked_tokens": RevokedToken.objects.filter(expires_at__lt=now).delete()[0],
+        "refresh_tokens": IssuedRefreshToken.objects.filter(expires_at__lt=now).delete()[0],
+        "login_failures": LoginFailure.objects.filter(created_at__lt=now - window).delete()[0],
+    }

@@ -5,10 +5,10 @@ from typing import Any
 from django.db.models.signals import post_delete
 from django.dispatch import receiver
 
-from accounts import jwt_auth
+from accounts import revocation
 from accounts.models import User
 
 
 @receiver(post_delete, sender=User)
 def user_deleted(sender: type[User], instance: User, **kwargs: Any) -> None:
-    jwt_auth.forget_user(str(instance.pk))
+    revocation.forget_user(str(instance.pk))

@@ -1,4 +1,5 @@
-"""One JSON error shape for the whole API: {"detail": ..., "code": ..., "errors"?: {...}}."""
+"""The service's refusals (`ServiceError`) and the one JSON error shape of the API:
+{"detail": ..., "code": ..., "errors"?: {...}}."""
 
 from __future__ import annotations
 
@@ -12,7 +13,18 @@ from rest_framework import exceptions, status
 from rest_framework.response import Response
 from rest_framework.views import exception_handler as drf_exception_handler
 
-from accounts.services import ServiceError
+
+class ServiceError(Exception):
+    """A refused operation; `code` is the stable error code shown to API clients."""
+
+    status = 400
+
+    def __init__(self, message: str, *, code: str, status: int | None = None) -> None:
+        super().__init__(message)
+        self.message = message
+        self.code = code
+        if status is not None:
+            self.status = status
 
 
 def _first_code(detail: Any) -> str:

@@ -1,9 +1,14 @@
-"""Serializer fields that refuse wrong JSON types instead of coercing them."""
+"""Serializer fields that refuse wrong JSON types instead of coercing them, and bodies that refuse unknown keys."""
 
 from typing import Any
 
 from django.core.validators import URLValidator
+from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
+from rest_framework.exceptions import ValidationError
+
+MAX_SAFE_INTEGER = 2**53 - 1  # the largest integer every JSON parser reads exactly
+CREDENTIAL_FIELDS = ("org_id", "organization", "organization_id")
 
 
 class StrictCharField(serializers.CharField):
@@ -67,3 +72,43 @@ class StrictURLField(StrictCharField):
         kwargs.setdefault("max_length", 2048)
         super().__init__(**kwargs)
         self.validators.append(URLValidator(schemes=["http", "https"], message="Enter an http(s) URL."))
+
+
+class StrictCountField(serializers.Field):
+    """A JSON integer from 0 to `maximum` (no strings, floats, booleans, NaN or Infinity)."""
+
+    def __init__(self, *, maximum: int = MAX_SAFE_INTEGER, **kwargs: Any) -> None:
+        self.maximum = maximum
+        super().__init__(**kwargs)
+        self.error_messages["invalid"] = f"Must be a whole number from 0 to {maximum}."
+
+    def to_internal_value(self, data: Any) -> int:
+        if isinstance(data, bool) or not isinstance(data, int) or not 0 <= data <= self.maximum:
+            self.fail("invalid")
+        return data
+
+    def to_representation(self, value: int) -> int:
+        return value
+
+
+extend_schema_field({"type": "integer", "minimum": 0, "maximum": MAX_SAFE_INTEGER})(StrictCountField)
+
+
+class NoUnknownFieldsMixin:
+    """Refuse keys the serializer does not know (a typo, or `org_id`, which only credentials may set)."""
+
+    def to_internal_value(self, data: Any) -> Any:
+        if isinstance(data, dict):
+            unknown = sorted(set(data) - set(self.fields))
+            if unknown:
+                raise ValidationError(
+                    {
+                        name: [
+                            "The organization comes from the credentials."
+                            if name in CREDENTIAL_FIELDS
+                            else "Unknown field."
+                        ]
+                        for name in unknown
+                    }
+                )
+        return super().to_internal_value(data)

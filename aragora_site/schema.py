@@ -15,6 +15,9 @@ class ErrorSerializer(serializers.Serializer):
     errors = serializers.DictField(required=False)
 
 
+ERROR = ErrorSerializer  # what every view declares for its error statuses
+
+
 class AutoSchema(SpectacularAutoSchema):
     def get_serializer_name(self, serializer: Any, direction: str) -> str:
         """Name nested serializers after their view (`LoginApi.InputSerializer` -> `LoginApiInput`), so the

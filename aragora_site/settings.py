@@ -24,7 +24,6 @@ if (BASE_DIR / ".env").is_file():
 
 DEBUG = env.bool("DEBUG", default=False)
 DATA_DIR = Path(env.str("ARAGORA_DATA_DIR", default=str(BASE_DIR / "data"))).resolve()
-DATA_DIR.mkdir(parents=True, exist_ok=True)
 
 
 def _required_secret(name: str, *, min_bytes: int = 0) -> str:
@@ -51,6 +50,7 @@ LANGUAGE_CODE = "en-us"
 USE_I18N = False
 
 INSTALLED_APPS = [
+    "aragora_site.apps.SiteConfig",
     "django.contrib.admin",
     "django.contrib.auth",
     "django.contrib.contenttypes",
@@ -281,7 +281,6 @@ if ARAGORA_NOTIFICATION_WEBHOOK:
 STATIC_URL = "static/"
 STATIC_ROOT = Path(env.str("ARAGORA_STATIC_ROOT", default=str(BASE_DIR / "staticfiles")))
 STATICFILES_DIRS = [BASE_DIR / "static"]
-STATIC_ROOT.mkdir(parents=True, exist_ok=True)
 STORAGES = {
     "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
     # Hashed, compressed names need `collectstatic`; the tests use Django's plain storage instead.

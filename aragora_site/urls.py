@@ -15,6 +15,7 @@ urlpatterns = [
     path("api/billing/", include("billing.urls")),
     path("api/", include("accounts.urls")),
     path("api/", include("usage.urls")),
+    path("", include("accounts.web_urls")),
     path("", include("usage.web_urls")),
 ]
 

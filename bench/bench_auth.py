@@ -115,13 +115,13 @@ def main() -> None:
     settings.ROOT_URLCONF = "bench.bench_auth"
     from django.core.wsgi import get_wsgi_application
 
-    from accounts import jwt_auth
+    from accounts import tokens
     from accounts.models import Organization, User, generate_slug
     from billing.tiers import SubscriptionTier
 
     org = Organization.objects.create(name="Bench", slug=generate_slug("Bench"), tier=SubscriptionTier.PROFESSIONAL)
     user = User.objects.create_user(email=f"bench-{time.time()}@example.com", password=None, organization=org)
-    token = jwt_auth.token_pair_for_user(user).access_token
+    token = tokens.token_pair_for_user(user).access_token
     api_key = user.generate_api_key()
     app = get_wsgi_application()
 

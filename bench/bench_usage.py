@@ -52,7 +52,7 @@ from django.utils import timezone  # noqa: E402
 from accounts.models import Organization, Role, User  # noqa: E402
 from billing.tiers import SubscriptionTier  # noqa: E402
 from usage import selectors  # noqa: E402
-from usage.services import usage_aggregates_rebuild  # noqa: E402
+from usage.services.periods import usage_aggregates_rebuild  # noqa: E402
 from usage.tracker import UsageTracker  # noqa: E402
 
 MODELS = [

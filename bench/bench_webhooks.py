@@ -51,7 +51,7 @@ def _child(args: argparse.Namespace) -> dict:
     else:
         os.environ.pop("DATABASE_URL", None)
 
-    from tests.billing.fake_stripe import FakeStripe
+    from tests.fakes.stripe_server import FakeStripe
 
     fake = FakeStripe().start()
     os.environ["STRIPE_API_BASE"] = fake.url
@@ -69,16 +69,16 @@ def _child(args: argparse.Namespace) -> dict:
     from accounts.models import Organization
     from billing.models import StripeEventReceipt
     from billing.stripe_client import verify_webhook_signature
-    from tests.billing.conftest import stripe_signature
     from tests.billing.factories import subscribed_organization
+    from tests.fakes.stripe_plugin import stripe_signature
 
     call_command("migrate", verbosity=0)
     for tier, amount in [("starter", 9900), ("professional", 29900), ("enterprise", 99900)]:
         fake.add_product_and_price(price_id=f"price_bench_{tier}", unit_amount=amount, name=f"Aragora {tier}")
 
-    from tests.billing import conftest
+    from tests.fakes import stripe_plugin
 
-    conftest.PRICES.update({t: (f"price_bench_{t}", 0) for t in ["starter", "professional", "enterprise"]})
+    stripe_plugin.PRICES.update({t: (f"price_bench_{t}", 0) for t in ["starter", "professional", "enterprise"]})
     subs = [subscribed_organization(fake, tier="professional") for _ in range(args.orgs)]
     secret = os.environ["STRIPE_WEBHOOK_SECRET"]
     start = int(time.time()) - args.events - 10

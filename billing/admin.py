@@ -8,7 +8,7 @@ from django.contrib import admin, messages
 from django.db.models import QuerySet
 from django.utils import timezone
 
-from accounts.services import ServiceError
+from aragora_site.errors import ServiceError
 from billing.models import Notification, NotificationStatus, OrganizationBilling, StripeEventReceipt
 from billing.notifications import notification_retry
 from billing.services import grace, self_service

@@ -12,15 +12,16 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from accounts.apis import ERROR
 from accounts.models import Organization
 from accounts.permissions import IsOrganizationAdmin, IsOrganizationMember
 from accounts.selectors import organization_for_caller
-from accounts.services import ServiceError, client_ip
+from aragora_site.errors import ServiceError
 from aragora_site.fields import StrictBooleanField, StrictCharField, StrictURLField
-from billing import selectors, stripe_client
+from aragora_site.http import client_ip
+from aragora_site.schema import ERROR
+from billing import selectors, stripe_client, webhooks
+from billing.serializers import TierLimitsSerializer
 from billing.services import self_service
-from billing.services.stripe_events import stripe_event_ingest
 
 logger = logging.getLogger("aragora.billing.api")
 
@@ -48,7 +49,7 @@ def _organization(request: Request) -> Organization:
 class PlanSerializer(serializers.Serializer):
     tier = serializers.CharField()
     name = serializers.CharField()
-    limits = serializers.DictField()
+    limits = TierLimitsSerializer()
     purchasable = serializers.BooleanField()
 
 
@@ -59,7 +60,7 @@ class SubscriptionSerializer(serializers.Serializer):
     current_period_end = serializers.DateTimeField(allow_null=True)
     cancel_at_period_end = serializers.BooleanField()
     grace_until = serializers.DateTimeField(allow_null=True)
-    limits = serializers.DictField()
+    limits = TierLimitsSerializer()
 
 
 class StripeSubscriptionSerializer(serializers.Serializer):
@@ -254,7 +255,7 @@ class StripeWebhookApi(APIView):
             return Response({"detail": str(exc), "code": "invalid_signature"}, status=400)
         meta = {"remote_ip": client_ip(request), "headers": {"Stripe-Signature": request.headers["Stripe-Signature"]}}
         try:
-            result = stripe_event_ingest(event=event, meta=meta)
+            result = webhooks.stripe_event_ingest(event=event, meta=meta)
         except Exception:
             body = {"detail": "The event could not be processed; it will be retried.", "code": "processing_failed"}
             return Response(body, status=500)

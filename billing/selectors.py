@@ -40,7 +40,7 @@ def billing_plans() -> list[dict[str, Any]]:
                 purchasable = True
             except stripe_client.StripeConfigError:
                 purchasable = False
-        plans.append({"tier": tier.value, "name": tier.label, "limits": limits.to_dict(), "purchasable": purchasable})
+        plans.append({"tier": tier.value, "name": tier.label, "limits": limits, "purchasable": purchasable})
     return plans
 
 
@@ -53,5 +53,5 @@ def subscription_summary(*, organization: Organization) -> dict[str, Any]:
         "current_period_end": organization.current_period_end,
         "cancel_at_period_end": organization.cancel_at_period_end,
         "grace_until": organization.grace_until,
-        "limits": organization.limits.to_dict(),
+        "limits": organization.limits,
     }

@@ -55,23 +55,31 @@ def stripe_config() -> StripeConfig:
         raise StripeConfigError("STRIPE_SECRET_KEY is not set.")
     if not SECRET_KEY_PATTERN.fullmatch(secret_key):
         raise StripeConfigError("STRIPE_SECRET_KEY is not a Stripe secret or restricted key (sk_… or rk_…).")
-    api_base = (settings.STRIPE_API_BASE or DEFAULT_API_BASE).rstrip("/")
-    stripe.api_base = api_base
-    stripe.api_version = settings.STRIPE_API_VERSION
     return StripeConfig(
         secret_key=secret_key,
         webhook_secret=settings.STRIPE_WEBHOOK_SECRET,
-        api_base=api_base,
+        api_base=configure_transport(),
         api_version=settings.STRIPE_API_VERSION,
         tolerance=settings.STRIPE_WEBHOOK_TOLERANCE,
         prices={tier: getattr(settings, name) for tier, name in PRICE_SETTINGS.items()},
     )
 
 
-def configure_transport() -> None:
-    """Point the `stripe` library (and so dj-stripe) at the configured API base and version, key or not."""
+def configure_transport() -> str:
+    """Point the `stripe` library (and so dj-stripe) at the configured API base and version; return the base.
+
+    The only place the library's globals are set.
+    """
     stripe.api_base = (settings.STRIPE_API_BASE or DEFAULT_API_BASE).rstrip("/")
     stripe.api_version = settings.STRIPE_API_VERSION
+    return stripe.api_base
+
+
+def object_id(value: Any) -> str:
+    """Return the id of a Stripe reference, whether expanded (an object) or not (an id string)."""
+    if isinstance(value, dict):
+        return value.get("id") or ""
+    return value or ""
 
 
 def price_for_tier(tier: SubscriptionTier | str) -> str:
@@ -129,6 +137,22 @@ class WebhookEvent:
     def created_at(self) -> datetime:
         return datetime.fromtimestamp(self.created, tz=UTC)
 
+    @classmethod
+    def from_payload(cls, raw: dict[str, Any]) -> WebhookEvent:
+        """Return the event described by a Stripe event document (a webhook body or an API listing)."""
+        data = raw.get("data") or {}
+        return cls(
+            id=raw["id"],
+            type=raw["type"],
+            created=int(raw["created"]),
+            livemode=bool(raw.get("livemode")),
+            api_version=raw.get("api_version") or "",
+            data=WebhookEventData(
+                object=data.get("object") or {}, previous_attributes=data.get("previous_attributes") or {}
+            ),
+            raw=raw,
+        )
+
 
 def _signature_timestamp(signature: str) -> int:
     for part in signature.split(","):
@@ -174,15 +198,7 @@ def _parse_event(body: str) -> WebhookEvent:
         and isinstance(raw.get("created"), int)
     ):
         raise WebhookSignatureError("The body is not a Stripe event.")
-    return WebhookEvent(
-        id=raw["id"],
-        type=raw["type"],
-        created=raw["created"],
-        livemode=bool(raw.get("livemode")),
-        api_version=raw.get("api_version") or "",
-        data=WebhookEventData(object=obj, previous_attributes=data.get("previous_attributes") or {}),
-        raw=raw,
-    )
+    return WebhookEvent.from_payload(raw)
 
 
 # ---------------------------------------------------------------------------
@@ -213,15 +229,14 @@ def subscription_info(obj: Any) -> SubscriptionInfo:
     data = _plain(obj)
     items = (data.get("items") or {}).get("data") or [{}]
     item = items[0]
-    price = item.get("price") or {}
+    price = item.get("price")
     # Since API 2025-03-31 the period lives on the items; older payloads carry it on the subscription.
     period_end = item.get("current_period_end") or data.get("current_period_end")
-    customer = data.get("customer")
     return SubscriptionInfo(
         id=data["id"],
         status=data.get("status") or "",
-        customer_id=customer.get("id", "") if isinstance(customer, dict) else (customer or ""),
-        price_id=price.get("id", "") if isinstance(price, dict) else (price or ""),
+        customer_id=object_id(data.get("customer")),
+        price_id=object_id(price),
         item_id=item.get("id", ""),
         cancel_at_period_end=bool(data.get("cancel_at_period_end")),
         current_period_end=datetime.fromtimestamp(period_end, tz=UTC) if period_end else None,

@@ -5,10 +5,12 @@ from django.core.cache import cache
 from django.db import connection
 from rest_framework.test import APIClient
 
-from accounts import jwt_auth
-from accounts.revocation_cache import revocation_cache
+from accounts import tokens
+from aragora_site.caches import reset_process_caches
 from billing.tiers import SubscriptionTier
 from tests.factories import OrganizationFactory, UserFactory
+
+pytest_plugins = ["tests.fakes.stripe_plugin", "tests.fakes.receivers"]
 
 
 @pytest.fixture(autouse=True)
@@ -17,10 +19,10 @@ def _fast_hashers_and_clean_cache(request, settings):
     if "real_hashers" not in request.keywords:
         settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
     cache.clear()
-    revocation_cache.reset()
+    reset_process_caches()
     yield
     cache.clear()
-    revocation_cache.reset()
+    reset_process_caches()
 
 
 def pytest_configure(config):
@@ -35,15 +37,13 @@ def on_postgres():
 
 @pytest.fixture
 def org(db):
-    return OrganizationFactory(tier=SubscriptionTier.PROFESSIONAL)
+    """A Professional organization with its owner, an organization admin (`org_admin`)."""
+    return OrganizationFactory(tier=SubscriptionTier.PROFESSIONAL, admin=True)
 
 
 @pytest.fixture
 def org_admin(org):
-    user = UserFactory(organization=org, role="admin")
-    org.owner = user
-    org.save(update_fields=["owner"])
-    return user
+    return org.owner
 
 
 @pytest.fixture
@@ -53,14 +53,13 @@ def member(org, org_admin):
 
 @pytest.fixture
 def other_org_admin(db):
-    other = OrganizationFactory(tier=SubscriptionTier.PROFESSIONAL)
-    return UserFactory(organization=other, role="admin")
+    return OrganizationFactory(tier=SubscriptionTier.PROFESSIONAL, admin=True).owner
 
 
 def client_for(user=None, *, token=None, api_key=None):
     client = APIClient()
     if user is not None and token is None and api_key is None:
-        token = jwt_auth.token_pair_for_user(user).access_token
+        token = tokens.token_pair_for_user(user).access_token
     if token:
         client.credentials(HTTP_AUTHORIZATION=f"Bearer {token}")
     if api_key:

@@ -12,10 +12,18 @@ PASSWORD = "correct-horse-battery-staple-9"
 class OrganizationFactory(factory.django.DjangoModelFactory):
     class Meta:
         model = Organization
+        skip_postgeneration_save = True
 
     name = factory.Sequence(lambda n: f"Organization {n}")
     slug = factory.LazyAttribute(lambda o: slugify(o.name))
     tier = SubscriptionTier.FREE
+
+    @factory.post_generation
+    def admin(org, create, extracted, **kwargs):
+        """`OrganizationFactory(admin=True)` also creates its owner, an organization admin (`org.owner`)."""
+        if create and extracted:
+            org.owner = UserFactory(organization=org, role=Role.ADMIN, **kwargs)
+            org.save(update_fields=["owner"])
 
 
 class UserFactory(factory.django.DjangoModelFactory):

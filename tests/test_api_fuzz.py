@@ -11,8 +11,7 @@ from django.core.wsgi import get_wsgi_application
 from django.db import close_old_connections
 from hypothesis import HealthCheck, settings
 
-from accounts import jwt_auth
-from tests.billing.conftest import fake_stripe, fake_stripe_server  # noqa: F401 - fixtures used below
+from accounts import tokens
 
 schema = schemathesis.openapi.from_wsgi("/api/schema/?format=json", get_wsgi_application())
 
@@ -29,13 +28,13 @@ def _keep_the_test_connection():
 
 @pytest.fixture
 def bearer(org_admin):
-    return {"Authorization": f"Bearer {jwt_auth.token_pair_for_user(org_admin).access_token}"}
+    return {"Authorization": f"Bearer {tokens.token_pair_for_user(org_admin).access_token}"}
 
 
 @pytest.mark.django_db
 @schema.parametrize()
 @settings(max_examples=40, deadline=None, derandomize=True, suppress_health_check=list(HealthCheck))
-def test_api_never_fails_and_matches_its_schema(case, bearer, fake_stripe):  # noqa: F811 - Stripe configured
+def test_api_never_fails_and_matches_its_schema(case, bearer, fake_stripe):
     # Not checked here: `positive_data_acceptance` (the schema cannot express the password rules) and
     # `ignored_auth` (endpoints take either of two schemes, so a valid bearer stays beside a dropped key);
     # missing and invalid credentials have their own tests per endpoint.

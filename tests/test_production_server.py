@@ -1,24 +1,18 @@
 """The service as it runs in production: gunicorn with several worker processes, real HTTP, DEBUG off."""
 
 import os
-import socket
 import subprocess
 import sys
-import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
 import requests
 
+from tests.servers import free_port, wait_for_http
+
 ROOT = Path(__file__).resolve().parent.parent
 STRONG = "a-long-and-unusual-passphrase-42"
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 @pytest.fixture(scope="module")
@@ -31,7 +25,7 @@ def server(tmp_path_factory):
     )
     for command in (["migrate", "--noinput", "-v0"], ["collectstatic", "--noinput", "-v0"]):
         subprocess.run([sys.executable, "manage.py", *command], cwd=ROOT, env=env, check=True, timeout=300)  # noqa: S603
-    port = _free_port()
+    port = free_port()
     proc = subprocess.Popen(  # noqa: S603
         [sys.executable, "-m", "gunicorn", "aragora_site.wsgi", "--bind", f"127.0.0.1:{port}", "--workers", "3"],
         cwd=ROOT,
@@ -40,16 +34,11 @@ def server(tmp_path_factory):
         stderr=subprocess.DEVNULL,
     )
     base = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline:
-        try:
-            if requests.get(f"{base}/api/health", timeout=2).status_code == 200:
-                break
-        except requests.ConnectionError:
-            time.sleep(0.2)
-    else:
+    try:
+        wait_for_http(f"{base}/api/health", process=proc)
+    except (RuntimeError, TimeoutError) as exc:
         proc.terminate()
-        pytest.fail("gunicorn did not come up")
+        pytest.fail(f"gunicorn did not come up: {exc}")
     yield base
     proc.terminate()
     proc.wait(timeout=30)

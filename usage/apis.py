@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from datetime import date
 from decimal import Decimal
 from typing import Any
 
@@ -22,39 +21,26 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from accounts.apis import ERROR
 from accounts.permissions import IsOrganizationAdmin, IsOrganizationMember
 from accounts.selectors import organization_for_caller
 from aragora_site.fields import (
+    NoUnknownFieldsMixin,
     StrictBooleanField,
     StrictCharField,
+    StrictCountField,
     StrictDateTimeField,
     StrictIntegerField,
     StrictUUIDField,
 )
-from usage import selectors, services
-from usage.models import MAX_COUNT, UsageEventType
-from usage.services import EventInput, money_str
-
-
-# ---------------------------------------------------------------------------
-# Fields
-# ---------------------------------------------------------------------------
-class CountField(serializers.Field):
-    """A JSON integer from 0 to 2^53 - 1 (no strings, floats, booleans, NaN or Infinity)."""
-
-    default_error_messages = {"invalid": f"Must be a whole number from 0 to {MAX_COUNT}."}
-
-    def to_internal_value(self, data: Any) -> int:
-        if isinstance(data, bool) or not isinstance(data, int) or not 0 <= data <= MAX_COUNT:
-            self.fail("invalid")
-        return data
-
-    def to_representation(self, value: int) -> int:
-        return value
-
-
-extend_schema_field({"type": "integer", "minimum": 0, "maximum": MAX_COUNT})(CountField)
+from aragora_site.schema import ERROR
+from usage import selectors, validation
+from usage.exports import csv_response
+from usage.models import MAX_COUNT, UsageEventType, default_alert_thresholds
+from usage.money import money_str
+from usage.periods import default_range, range_error
+from usage.services.budgets import budget_update
+from usage.services.recording import usage_events_record
+from usage.validation import EventInput
 
 
 @extend_schema_field({"type": "string", "format": "decimal", "example": "12.50"})
@@ -63,26 +49,6 @@ class MoneyField(serializers.Field):
 
     def to_representation(self, value: Decimal) -> str:
         return money_str(value)
-
-
-class NoUnknownFieldsMixin:
-    """Refuse keys the serializer does not know (a typo, or `org_id`, which only credentials may set)."""
-
-    def to_internal_value(self, data: Any) -> Any:
-        if isinstance(data, dict):
-            unknown = sorted(set(data) - set(self.fields))
-            if unknown:
-                raise ValidationError(
-                    {
-                        name: [
-                            "The organization comes from the credentials."
-                            if name in ("org_id", "organization", "organization_id")
-                            else "Unknown field."
-                        ]
-                        for name in unknown
-                    }
-                )
-        return super().to_internal_value(data)
 
 
 class RangeSerializer(serializers.Serializer):
@@ -99,14 +65,13 @@ class RangeSerializer(serializers.Serializer):
         return super().to_internal_value(data)
 
     def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
-        default_start, default_end = selectors.default_range()
+        default_start, default_end = default_range()
         start, end = attrs.get("start", default_start), attrs.get("end", default_end)
         if "start" in attrs and "end" not in attrs and start > default_end:
             end = start
-        if start > end:
-            raise ValidationError({"start": ["Must not be after end."]})
-        if (end - start).days >= selectors.MAX_RANGE_DAYS:
-            raise ValidationError({"end": [f"The range may cover at most {selectors.MAX_RANGE_DAYS} days."]})
+        if problem := range_error(start, end):
+            field, message = problem
+            raise ValidationError({field: [message]})
         return {**attrs, "start": start, "end": end}
 
 
@@ -131,14 +96,18 @@ class OrganizationAPIView(APIView):
 # ---------------------------------------------------------------------------
 class EventInputSerializer(NoUnknownFieldsMixin, serializers.Serializer):
     event_type = serializers.ChoiceField(choices=UsageEventType.choices)
-    provider = StrictCharField(max_length=64, required=False, allow_blank=True, default="")
-    model = StrictCharField(max_length=128, required=False, allow_blank=True, default="")
-    tokens_in = CountField(required=False, default=0)
-    tokens_out = CountField(required=False, default=0)
+    provider = StrictCharField(max_length=validation.PROVIDER_MAX_LENGTH, required=False, allow_blank=True, default="")
+    model = StrictCharField(max_length=validation.MODEL_MAX_LENGTH, required=False, allow_blank=True, default="")
+    tokens_in = StrictCountField(maximum=MAX_COUNT, required=False, default=0)
+    tokens_out = StrictCountField(maximum=MAX_COUNT, required=False, default=0)
     user_id = StrictUUIDField(required=False, allow_null=True, default=None, help_text="A member of your organization.")
     metadata = serializers.DictField(required=False, default=dict)
     idempotency_key = StrictCharField(
-        max_length=255, required=False, allow_null=True, default=None, trim_whitespace=False
+        max_length=validation.IDEMPOTENCY_KEY_MAX_LENGTH,
+        required=False,
+        allow_null=True,
+        default=None,
+        trim_whitespace=False,
     )
     occurred_at = StrictDateTimeField(required=False, allow_null=True, default=None)
 
@@ -187,8 +156,8 @@ class UsageEventsApi(OrganizationAPIView):
         items = data.validated_data["events"] if batch else [data.validated_data]
         org = organization_for_caller(caller=request.user)
         try:
-            result = services.usage_events_record(organization=org, events=[EventInput(**item) for item in items])
-        except services.UsageValidationError as exc:
+            result = usage_events_record(organization=org, events=[EventInput(**item) for item in items])
+        except validation.UsageValidationError as exc:
             errors = {str(i): problems for i, problems in exc.errors.items()}
             raise ValidationError({"events": errors} if batch else next(iter(errors.values()))) from exc
         body = {
@@ -339,14 +308,18 @@ class CostBreakdownApi(OrganizationAPIView):
 class BudgetApi(OrganizationAPIView):
     class InputSerializer(NoUnknownFieldsMixin, serializers.Serializer):
         monthly_budget_usd = serializers.DecimalField(
-            max_digits=12, decimal_places=2, allow_null=True, min_value=Decimal("0.01"), max_value=services.MAX_BUDGET
+            max_digits=12,
+            decimal_places=2,
+            allow_null=True,
+            min_value=validation.MIN_BUDGET,
+            max_value=validation.MAX_BUDGET,
         )
         alert_thresholds = serializers.ListField(
-            child=StrictIntegerField(min_value=1, max_value=services.MAX_THRESHOLD),
+            child=StrictIntegerField(min_value=1, max_value=validation.MAX_THRESHOLD),
             min_length=1,
-            max_length=services.MAX_THRESHOLDS,
+            max_length=validation.MAX_THRESHOLDS,
             required=False,
-            default=lambda: [50, 80, 100],
+            default=default_alert_thresholds,
         )
         hard_limit = StrictBooleanField(required=False, default=False)
 
@@ -376,7 +349,7 @@ class BudgetApi(OrganizationAPIView):
         data = self.InputSerializer(data=request.data)
         data.is_valid(raise_exception=True)
         org = organization_for_caller(caller=request.user)
-        services.budget_update(organization=org, updated_by=request.user.db_user, **data.validated_data)
+        budget_update(organization=org, updated_by=request.user.db_user, **data.validated_data)
         return Response(self.OutputSerializer(selectors.budget_for(organization=org)).data)
 
 
@@ -390,14 +363,3 @@ class CostExportApi(OrganizationAPIView):
         dates = _range(request)
         org = organization_for_caller(caller=request.user)
         return csv_response(organization=org, start=dates["start"], end=dates["end"])
-
-
-def csv_response(*, organization: Any, start: date, end: date) -> StreamingHttpResponse:
-    """Return the organization's events start..end as a streamed CSV download."""
-    response = StreamingHttpResponse(
-        selectors.events_csv(organization=organization, start=start, end=end), content_type="text/csv; charset=utf-8"
-    )
-    name = f"aragora-usage-{organization.slug}-{start.isoformat()}-{end.isoformat()}.csv"
-    response["Content-Disposition"] = f'attachment; filename="{name}"'
-    response["Cache-Control"] = "no-store"
-    return response

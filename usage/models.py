@@ -10,7 +10,7 @@ from django.db import models
 from django.db.models import Q
 from django.utils import timezone
 
-from usage.fields import MoneyField
+from usage.money import MoneyField
 
 MAX_COUNT = 2**53 - 1  # largest count one event may carry (exact in JSON doubles)
 MAX_ROLLUP_COUNT = 2**62  # headroom below the 64-bit limit of the rollup counters

@@ -11,8 +11,9 @@ from decimal import Decimal, localcontext
 from django.db import connection
 from django.utils import timezone
 
-from usage.fields import quantize_cost
+from aragora_site.caches import process_cache
 from usage.models import MAX_COUNT, ModelPrice
+from usage.money import quantize_cost
 
 MILLION = Decimal(1_000_000)
 FALLBACK_PROVIDER = "openrouter"
@@ -97,6 +98,13 @@ class PriceTable:
 
 _lock = threading.Lock()
 _cached: PriceTable | None = None
+
+
+@process_cache("price table")
+def forget_price_table() -> None:
+    global _cached
+    with _lock:
+        _cached = None
 
 
 def _table_version() -> tuple:

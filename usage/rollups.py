@@ -2,19 +2,19 @@
 
 from __future__ import annotations
 
-import calendar
 import functools
 import uuid
 from collections import defaultdict
 from collections.abc import Iterable
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, date, datetime
 from decimal import Decimal
-from typing import Any, NamedTuple
+from typing import Any, Protocol
 
-from django.db import DEFAULT_DB_ALIAS, connection, connections, transaction
+from django.db import connection, transaction
 from django.db.models import Count, Sum
 from django.db.models.functions import TruncDate, TruncMonth
 
+from aragora_site.db import db_uuid
 from usage.models import (
     RollupCounters,
     UsageDaily,
@@ -24,6 +24,7 @@ from usage.models import (
     UsageEventType,
     UsageMonthly,
 )
+from usage.periods import day_range_bounds, month_bounds, month_key, utc_day
 
 COUNTERS = RollupCounters.COUNTERS
 # Rollup model -> the fields that key one of its rows (besides the organization).
@@ -35,20 +36,6 @@ ROLLUPS: dict[type[RollupCounters], tuple[str, ...]] = {
 }
 _COST = UsageMonthly._meta.get_field("total_cost")
 _CHUNK = 400  # rows per INSERT: far below SQLite's bound-parameter limit
-
-
-def month_key(day: date) -> str:
-    return f"{day.year:04d}-{day.month:02d}"
-
-
-def month_bounds(month: str) -> tuple[date, date]:
-    """Return the first and last day of a "YYYY-MM" month."""
-    year, mon = (int(part) for part in month.split("-"))
-    return date(year, mon, 1), date(year, mon, calendar.monthrange(year, mon)[1])
-
-
-def utc_day(moment: datetime) -> date:
-    return moment.astimezone(UTC).date()
 
 
 def _new_counters() -> list:
@@ -74,8 +61,8 @@ def _keys(day: date, provider: str, model: str, user_key: str) -> dict[type[Roll
     }
 
 
-class RollupItem(NamedTuple):
-    """What one event adds to the rollups."""
+class Countable(Protocol):
+    """What an event adds to the rollups (a stored UsageEvent or a PricedEvent about to be)."""
 
     created_at: datetime
     provider: str
@@ -84,10 +71,10 @@ class RollupItem(NamedTuple):
     event_type: str
     tokens_in: int
     tokens_out: int
-    cost: Decimal
+    cost_usd: Decimal
 
 
-def group_events(items: Iterable[RollupItem]) -> dict[type[RollupCounters], dict[tuple, list]]:
+def group_events(items: Iterable[Countable]) -> dict[type[RollupCounters], dict[tuple, list]]:
     """Return every rollup row that `items` add to, with the amounts to add."""
     finest: dict[tuple, list] = defaultdict(_new_counters)
     for item in items:
@@ -98,7 +85,7 @@ def group_events(items: Iterable[RollupItem]) -> dict[type[RollupCounters], dict
             event_type=item.event_type,
             tokens_in=item.tokens_in,
             tokens_out=item.tokens_out,
-            cost=item.cost,
+            cost=item.cost_usd,
         )
     grouped: dict[type[RollupCounters], dict[tuple, list]] = {model: defaultdict(_new_counters) for model in ROLLUPS}
     for (day, provider, model_name, user_key), counters in finest.items():
@@ -109,8 +96,12 @@ def group_events(items: Iterable[RollupItem]) -> dict[type[RollupCounters], dict
     return grouped
 
 
-@functools.lru_cache(maxsize=256)
 def _upsert_sql(model: type[RollupCounters], rows: int, returning: bool) -> str:
+    return _upsert_sql_for(connection.vendor, model, rows, returning)
+
+
+@functools.lru_cache(maxsize=256)
+def _upsert_sql_for(vendor: str, model: type[RollupCounters], rows: int, returning: bool) -> str:
     qn = connection.ops.quote_name
     table = qn(model._meta.db_table)
     keys = [model._meta.get_field(name).column for name in ("organization", *ROLLUPS[model])]
@@ -131,7 +122,7 @@ def _adapt(value: Any, conn: Any) -> Any:
     if isinstance(value, int | str):
         return value
     if isinstance(value, uuid.UUID):
-        return value if conn.features.has_native_uuid_field else value.hex
+        return db_uuid(value)
     if isinstance(value, Decimal):
         return _COST.get_db_prep_value(value, conn)
     if isinstance(value, date):
@@ -140,8 +131,7 @@ def _adapt(value: Any, conn: Any) -> Any:
 
 
 def _params(model: type[RollupCounters], organization_id: uuid.UUID, key: tuple, counters: list) -> list:
-    conn = connections[DEFAULT_DB_ALIAS]
-    return [_adapt(value, conn) for value in (organization_id, *key, *counters)]
+    return [_adapt(value, connection) for value in (organization_id, *key, *counters)]
 
 
 def upsert(model: type[RollupCounters], organization_id: uuid.UUID, rows: dict[tuple, list]) -> dict[tuple, Decimal]:
@@ -163,7 +153,7 @@ def upsert(model: type[RollupCounters], organization_id: uuid.UUID, rows: dict[t
     return totals
 
 
-def rollups_apply(*, organization_id: uuid.UUID, items: list[RollupItem]) -> dict[str, Decimal]:
+def rollups_apply(*, organization_id: uuid.UUID, items: list[Countable]) -> dict[str, Decimal]:
     """Add freshly inserted events to every rollup; return each touched month's new total cost."""
     grouped = group_events(items)
     months: dict[str, Decimal] = {}
@@ -205,8 +195,7 @@ def rollups_rebuild_month(*, organization_id: uuid.UUID, month: str) -> int:
     UsageMonthly.objects.filter(organization_id=organization_id, month=month).delete()
     for model in (UsageDaily, UsageDailyModel, UsageDailyUser):
         model.objects.filter(organization_id=organization_id, day__gte=first, day__lte=last).delete()
-    start = datetime(first.year, first.month, first.day, tzinfo=UTC)
-    end = datetime(last.year, last.month, last.day, tzinfo=UTC) + timedelta(days=1)
+    start, end = day_range_bounds(first, last)
     groups = (
         UsageEvent.objects.filter(organization_id=organization_id, created_at__gte=start, created_at__lt=end)
         .annotate(day=TruncDate("created_at", tzinfo=UTC))

@@ -2,12 +2,7 @@
 
 from __future__ import annotations
 
-import calendar
-import csv
-import io
-import json
 import uuid
-from collections.abc import Iterator
 from datetime import UTC, date, datetime, timedelta
 from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
@@ -15,7 +10,7 @@ from typing import Any
 from django.db.models import QuerySet, Sum
 from django.utils import timezone
 
-from accounts.models import Organization, User, current_period_start
+from accounts.models import Organization, User
 from usage.models import (
     DEFAULT_ALERT_THRESHOLDS,
     Budget,
@@ -26,29 +21,18 @@ from usage.models import (
     UsageEvent,
     UsageMonthly,
 )
-from usage.rollups import month_key
+from usage.periods import (
+    as_day,
+    current_period_start,
+    day_range_bounds,
+    month_key,
+    months_between,
+    period_bounds,
+)
 
-MAX_RANGE_DAYS = 3660
 COUNTERS = RollupCounters.COUNTERS
 CENT = Decimal("0.01")
 BREAKDOWNS = {"provider": ("provider",), "model": ("model",), "user": ("user_key",)}
-
-
-def period_bounds(today: date | None = None) -> tuple[date, date]:
-    """Return the first and last day of the current usage period (a calendar month, UTC)."""
-    start = current_period_start() if today is None else today.replace(day=1)
-    return start, start.replace(day=calendar.monthrange(start.year, start.month)[1])
-
-
-def default_range() -> tuple[date, date]:
-    """Return the current period from its first day to today."""
-    return current_period_start(), timezone.localdate()
-
-
-def _as_day(value: date | datetime) -> date:
-    if isinstance(value, datetime):
-        return (value.astimezone(UTC) if timezone.is_aware(value) else value).date()
-    return value
 
 
 def _totals(queryset: QuerySet) -> dict[str, Any]:
@@ -74,7 +58,7 @@ def _in_range(model: type[RollupCounters], organization_id: uuid.UUID, start: da
 
 def usage_summary(*, organization_id: uuid.UUID | str, start: date | datetime, end: date | datetime | None = None):
     """Return usage totals and the per-provider and per-model breakdowns for whole UTC days start..end."""
-    start_day, end_day = _as_day(start), _as_day(end) if end is not None else timezone.localdate()
+    start_day, end_day = as_day(start), as_day(end) if end is not None else timezone.localdate()
     org_id = uuid.UUID(str(organization_id))
     totals = _totals(_in_range(UsageDaily, org_id, start_day, end_day))
     by_model = _in_range(UsageDailyModel, org_id, start_day, end_day)
@@ -155,19 +139,11 @@ def cost_summary(*, organization: Organization, now: datetime | None = None) -> 
     }
 
 
-def _months_between(start: date, end: date) -> list[str]:
-    months, day = [], start.replace(day=1)
-    while day <= end:
-        months.append(month_key(day))
-        day = (day + timedelta(days=32)).replace(day=1)
-    return months
-
-
 def cost_timeseries(*, organization_id: uuid.UUID, start: date, end: date, granularity: str = "day") -> list[dict]:
     """Return one point per day (or month) from start to end, zeros included."""
     rows = {row.day: row for row in _in_range(UsageDaily, organization_id, start, end)}
     if granularity == "month":
-        points: dict[str, dict[str, Any]] = {m: _point(m, None) for m in _months_between(start, end)}
+        points: dict[str, dict[str, Any]] = {m: _point(m, None) for m in months_between(start, end)}
         for day, row in rows.items():
             _accumulate(points[month_key(day)], row)
         return list(points.values())
@@ -221,8 +197,7 @@ def _user_labels(organization: Organization, keys: list[str]) -> dict[str, str]:
 
 
 def events_in_range(*, organization: Organization, start: date, end: date) -> QuerySet[UsageEvent]:
-    first = datetime(start.year, start.month, start.day, tzinfo=UTC)
-    after = datetime(end.year, end.month, end.day, tzinfo=UTC) + timedelta(days=1)
+    first, after = day_range_bounds(start, end)
     return UsageEvent.objects.filter(organization=organization, created_at__gte=first, created_at__lt=after)
 
 
@@ -232,68 +207,8 @@ def events_recent(*, organization: Organization, limit: int = 20) -> list[UsageE
     )
 
 
-CSV_COLUMNS = [
-    "id",
-    "created_at",
-    "event_type",
-    "user_id",
-    "user_email",
-    "provider",
-    "model",
-    "tokens_in",
-    "tokens_out",
-    "cost_usd",
-    "unpriced",
-    "idempotency_key",
-    "metadata",
-]
-
-
-def _cell(value: Any) -> str:
-    text = "" if value is None else str(value)
-    # A cell starting with = + - @ (or a tab / CR) is run as a formula by spreadsheets: neutralise it.
-    return "'" + text if text[:1] in ("=", "+", "-", "@", "\t", "\r") else text
-
-
-def events_csv(*, organization: Organization, start: date, end: date) -> Iterator[str]:
-    """Yield the organization's events from start to end as CSV lines, oldest first, header first."""
-    buffer = io.StringIO()
-    writer = csv.writer(buffer)
-
-    def flush() -> str:
-        text = buffer.getvalue()
-        buffer.seek(0)
-        buffer.truncate(0)
-        return text
-
-    writer.writerow(CSV_COLUMNS)
-    yield flush()
-    events = (
-        events_in_range(organization=organization, start=start, end=end)
-        .select_related("user")
-        .order_by("created_at", "id")
-    )
-    for event in events.iterator(chunk_size=2000):
-        writer.writerow(
-            [
-                _cell(v)
-                for v in (
-                    event.id,
-                    event.created_at.isoformat(),
-                    event.event_type,
-                    event.user_id or "",
-                    event.user.email if event.user else "",
-                    event.provider,
-                    event.model,
-                    event.tokens_in,
-                    event.tokens_out,
-                    f"{event.cost_usd:f}",
-                    "true" if event.unpriced else "false",
-                    event.idempotency_key or "",
-                    json.dumps(event.metadata, sort_keys=True) if event.metadata else "",
-                )
-            ]
-        )
-        if buffer.tell() > 65536:
-            yield flush()
-    yield flush()
+def period_spend(*, organization_id: uuid.UUID) -> Decimal:
+    """Return the organization's spend in the current period (from the monthly rollup)."""
+    month = month_key(current_period_start())
+    row = UsageMonthly.objects.filter(organization_id=organization_id, month=month).values_list("total_cost").first()
+    return row[0] if row else Decimal(0)

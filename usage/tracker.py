@@ -15,21 +15,16 @@ from collections.abc import Iterable, Mapping
 from datetime import date, datetime
 from typing import Any
 
-from django.db import connection, transaction
+from django.db import transaction
 
 from accounts.models import Organization
-from accounts.services import ServiceError
-from usage import selectors, services
+from aragora_site.errors import ServiceError
+from usage import selectors
 from usage.models import UsageEvent, UsageEventType
 from usage.pricing import calculate_token_cost
-from usage.services import (
-    BudgetExceeded,
-    EventInput,
-    IdempotencyConflict,
-    QuotaExceeded,
-    RecordResult,
-    UsageValidationError,
-)
+from usage.services.quota import BudgetExceeded, QuotaExceeded
+from usage.services.recording import IdempotencyConflict, RecordResult, usage_events_record
+from usage.validation import EventInput, UsageValidationError
 
 __all__ = [
     "BudgetExceeded",
@@ -47,20 +42,14 @@ _EVENT_FIELDS = set(EventInput.__dataclass_fields__)
 
 
 def _organization(org_id: Any) -> Organization:
-    """Return the organization (only its id loaded; other fields load on first use), or raise a 404 error."""
+    """Return the organization, or raise a 404 error."""
     try:
-        pk = uuid.UUID(str(org_id))
+        org = Organization.objects.filter(pk=uuid.UUID(str(org_id))).first()
     except ValueError:
-        pk = None
-    exists = False
-    if pk is not None:
-        sql = f"SELECT 1 FROM {Organization._meta.db_table} WHERE id = %s"  # noqa: S608 - name from _meta
-        with connection.cursor() as cursor:
-            cursor.execute(sql, [pk if connection.features.has_native_uuid_field else pk.hex])
-            exists = cursor.fetchone() is not None
-    if not exists:
+        org = None
+    if org is None:
         raise ServiceError("No organization has this id.", code="organization_not_found", status=404)
-    return Organization.from_db(connection.alias, ["id"], [pk])
+    return org
 
 
 class UsageTracker:
@@ -102,7 +91,7 @@ class UsageTracker:
             idempotency_key=idempotency_key,
             occurred_at=occurred_at,
         )
-        return services.usage_events_record(organization=_organization(org_id), events=[event]).events[0]
+        return usage_events_record(organization=_organization(org_id), events=[event]).events[0]
 
     def record_events(self, events: Iterable[Mapping[str, Any]]) -> RecordResult:
         """Record many events (mappings of record_event's arguments, each with `org_id`) in one transaction."""
@@ -117,7 +106,7 @@ class UsageTracker:
         result = RecordResult()
         with transaction.atomic():
             for org_id, batch in by_org.items():
-                result.extend(services.usage_events_record(organization=_organization(org_id), events=batch))
+                result.extend(usage_events_record(organization=_organization(org_id), events=batch))
         return result
 
     def get_usage_summary(

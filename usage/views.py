@@ -7,20 +7,15 @@ from typing import Any
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
-from django.contrib.auth.views import LoginView
 from django.http import HttpRequest, HttpResponse, HttpResponseForbidden
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_GET, require_POST
 
-from usage import charts, selectors, services
-from usage.apis import csv_response
-from usage.forms import BudgetForm, LoginForm, RangeForm
-
-
-class DashboardLoginView(LoginView):
-    template_name = "registration/login.html"
-    authentication_form = LoginForm
-    redirect_authenticated_user = True
+from usage import charts, selectors
+from usage.exports import csv_response
+from usage.forms import BudgetForm, RangeForm
+from usage.periods import default_range
+from usage.services.budgets import budget_update
 
 
 def _budget_initial(org: Any) -> dict[str, Any]:
@@ -33,7 +28,7 @@ def _budget_initial(org: Any) -> dict[str, Any]:
 
 
 def _render(request: HttpRequest, org: Any, budget_form: BudgetForm | None = None, status: int = 200) -> HttpResponse:
-    default_start, default_end = selectors.default_range()
+    default_start, default_end = default_range()
     range_form = RangeForm(request.GET or None, initial={"start": default_start, "end": default_end})
     start, end = range_form.dates()
     points = selectors.cost_timeseries(organization_id=org.pk, start=start, end=end, granularity="day")
@@ -77,7 +72,7 @@ def dashboard_budget(request: HttpRequest) -> HttpResponse:
     form = BudgetForm(request.POST)
     if not form.is_valid():
         return _render(request, org, budget_form=form, status=400)
-    services.budget_update(organization=org, updated_by=request.user, **form.cleaned_data)
+    budget_update(organization=org, updated_by=request.user, **form.cleaned_data)
     messages.success(request, "Budget saved.")
     return redirect("dashboard")
 

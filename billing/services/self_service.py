@@ -15,7 +15,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from accounts.models import Organization
-from accounts.services import ServiceError
+from aragora_site.errors import ServiceError
 from billing import stripe_client
 from billing.models import StripeEventOutcome
 from billing.services.subscriptions import LIVE_STATUSES, organization_subscription_apply

@@ -11,7 +11,7 @@ from django.utils import timezone
 from accounts.models import Organization
 from billing.models import NotificationKind, StripeEventOutcome
 from billing.notifications import notification_send
-from billing.stripe_client import SubscriptionInfo
+from billing.stripe_client import SubscriptionInfo, object_id
 from billing.tiers import SubscriptionTier
 
 ENTITLED_STATUSES = frozenset({"active", "trialing"})
@@ -123,8 +123,7 @@ def organization_checkout_complete(
     """Link a completed, paid Checkout session's customer and subscription to the organization."""
     if session.get("payment_status") not in PAID_CHECKOUT or subscription is None:
         return StripeEventOutcome.IGNORED
-    customer = session.get("customer")
-    customer_id = customer.get("id") if isinstance(customer, dict) else customer
+    customer_id = object_id(session.get("customer"))
     if customer_id:
         Organization.objects.filter(pk=organization.pk, stripe_customer_id="").update(stripe_customer_id=customer_id)
     return organization_subscription_apply(organization=organization, info=subscription, event_at=event_at)

@@ -1,7 +1,7 @@
 import pytest
 from django.test import Client
 
-from accounts import jwt_auth
+from accounts import jwt_auth, tokens
 from accounts.models import RevokedToken, User
 from tests.conftest import client_for
 from tests.factories import UserFactory
@@ -44,7 +44,7 @@ def test_admin_lists_render_without_showing_secrets(staff_browser, org_admin):
 
 @pytest.mark.django_db
 def test_admin_action_revokes_all_tokens_of_selected_users(staff_browser, org_admin):
-    token = jwt_auth.token_pair_for_user(org_admin).access_token
+    token = tokens.token_pair_for_user(org_admin).access_token
     res = staff_browser.post(
         "/admin/accounts/user/", {"action": "revoke_all_tokens", "_selected_action": [str(org_admin.pk)]}
     )
@@ -61,7 +61,7 @@ def test_admin_action_revokes_api_keys(staff_browser, org_admin):
 
 @pytest.mark.django_db
 def test_deactivating_a_user_in_admin_ends_sessions_and_keys(staff_browser, org_admin):
-    token = jwt_auth.token_pair_for_user(org_admin).access_token
+    token = tokens.token_pair_for_user(org_admin).access_token
     key = org_admin.generate_api_key()
     staff_browser.post("/admin/accounts/user/", {"action": "deactivate_users", "_selected_action": [str(org_admin.pk)]})
     assert client_for(token=token).get("/api/auth/me").status_code == 401

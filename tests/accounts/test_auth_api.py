@@ -4,7 +4,7 @@ import threading
 import pytest
 from django.db import connection
 
-from accounts import jwt_auth
+from accounts import jwt_auth, tokens
 from accounts.models import LoginFailure, Organization, RevokedToken, User
 from tests.conftest import client_for
 from tests.factories import PASSWORD, UserFactory
@@ -91,7 +91,7 @@ def test_repeated_failures_from_one_address_are_throttled_and_forwarded_for_is_n
 
 @pytest.mark.django_db
 def test_refresh_returns_a_new_pair_and_reuse_revokes_every_session(api, org_admin):
-    pair = jwt_auth.token_pair_for_user(org_admin)
+    pair = tokens.token_pair_for_user(org_admin)
     first = api.post("/api/auth/refresh", {"refresh_token": pair.refresh_token}, format="json")
     assert first.status_code == 200
     new_access = first.json()["access_token"]
@@ -104,7 +104,7 @@ def test_refresh_returns_a_new_pair_and_reuse_revokes_every_session(api, org_adm
 
 @pytest.mark.django_db
 def test_refresh_refuses_access_tokens_and_garbage(api, org_admin):
-    pair = jwt_auth.token_pair_for_user(org_admin)
+    pair = tokens.token_pair_for_user(org_admin)
     for token in [pair.access_token, "garbage", "a.b.c"]:
         res = api.post("/api/auth/refresh", {"refresh_token": token}, format="json")
         assert res.status_code == 401 and res.json()["code"] == "invalid_token"
@@ -112,7 +112,7 @@ def test_refresh_refuses_access_tokens_and_garbage(api, org_admin):
 
 @pytest.mark.django_db(transaction=True)
 def test_concurrent_refresh_with_one_token_yields_at_most_one_pair(org_admin):
-    pair = jwt_auth.token_pair_for_user(org_admin)
+    pair = tokens.token_pair_for_user(org_admin)
     statuses = []
     barrier = threading.Barrier(8)
 
@@ -133,7 +133,7 @@ def test_concurrent_refresh_with_one_token_yields_at_most_one_pair(org_admin):
 
 @pytest.mark.django_db
 def test_logout_kills_the_access_token_and_the_given_refresh_token(org_admin):
-    pair = jwt_auth.token_pair_for_user(org_admin)
+    pair = tokens.token_pair_for_user(org_admin)
     client = client_for(token=pair.access_token)
     res = client.post("/api/auth/logout", {"refresh_token": pair.refresh_token}, format="json")
     assert res.status_code == 200 and res.json()["success"] is True
@@ -146,8 +146,8 @@ def test_logout_kills_the_access_token_and_the_given_refresh_token(org_admin):
 
 @pytest.mark.django_db
 def test_revoke_endpoint_revokes_own_tokens_only(org_admin, member):
-    mine = jwt_auth.token_pair_for_user(org_admin)
-    theirs = jwt_auth.token_pair_for_user(member)
+    mine = tokens.token_pair_for_user(org_admin)
+    theirs = tokens.token_pair_for_user(member)
     client = client_for(org_admin)
     ok = client.post("/api/auth/revoke", {"token": mine.access_token, "reason": "manual_revocation"}, format="json")
     assert ok.json() == {"success": True, "message": "Token revoked successfully"}
@@ -162,7 +162,7 @@ def test_revoke_endpoint_revokes_own_tokens_only(org_admin, member):
 @pytest.mark.django_db
 def test_staff_may_revoke_anyones_token(member):
     staff = UserFactory(is_staff=True)
-    theirs = jwt_auth.token_pair_for_user(member)
+    theirs = tokens.token_pair_for_user(member)
     res = client_for(staff).post("/api/auth/revoke", {"token": theirs.access_token}, format="json")
     assert res.status_code == 200
     assert client_for(token=theirs.access_token).get("/api/auth/me").status_code == 401
@@ -170,7 +170,7 @@ def test_staff_may_revoke_anyones_token(member):
 
 @pytest.mark.django_db
 def test_revoke_all_signs_out_every_session(org_admin):
-    a, b = jwt_auth.token_pair_for_user(org_admin), jwt_auth.token_pair_for_user(org_admin)
+    a, b = tokens.token_pair_for_user(org_admin), tokens.token_pair_for_user(org_admin)
     res = client_for(token=a.access_token).post("/api/auth/revoke-all", {}, format="json")
     assert res.status_code == 200
     assert client_for(token=a.access_token).get("/api/auth/me").status_code == 401
@@ -179,7 +179,7 @@ def test_revoke_all_signs_out_every_session(org_admin):
 
 @pytest.mark.django_db
 def test_password_change_revokes_other_sessions_and_returns_a_working_pair(org_admin):
-    other = jwt_auth.token_pair_for_user(org_admin)
+    other = tokens.token_pair_for_user(org_admin)
     res = client_for(org_admin).post(
         "/api/auth/password", {"old_password": PASSWORD, "new_password": STRONG}, format="json"
     )
@@ -192,7 +192,7 @@ def test_password_change_revokes_other_sessions_and_returns_a_working_pair(org_a
 
 @pytest.mark.django_db
 def test_password_change_with_wrong_old_password_changes_nothing(org_admin):
-    token = jwt_auth.token_pair_for_user(org_admin).access_token
+    token = tokens.token_pair_for_user(org_admin).access_token
     res = client_for(token=token).post(
         "/api/auth/password", {"old_password": "wrong", "new_password": STRONG}, format="json"
     )

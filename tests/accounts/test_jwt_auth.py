@@ -9,7 +9,7 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
-from accounts import jwt_auth
+from accounts import jwt_auth, tokens
 from accounts.models import RevokedToken
 from tests.conftest import client_for
 from tests.factories import UserFactory
@@ -18,7 +18,7 @@ SECRET = "test-jwt-secret-that-is-long-enough-0123456789"
 
 
 def _pair(user):
-    return jwt_auth.token_pair_for_user(user)
+    return tokens.token_pair_for_user(user)
 
 
 @pytest.mark.django_db
@@ -102,7 +102,7 @@ def test_revoke_all_for_user_kills_tokens_issued_in_the_same_second(org_admin):
         jwt_auth.TokenBlacklist.get_instance().revoke_all_for_user(user_id=str(org_admin.id), reason="compromised")
         after = _pair(org_admin)
     assert jwt_auth.validate_access_token(before.access_token) is None
-    assert jwt_auth.rotate_refresh_token(before.refresh_token) is None
+    assert tokens.rotate_refresh_token(before.refresh_token) is None
     assert jwt_auth.validate_access_token(after.access_token) is not None
 
 
@@ -120,22 +120,22 @@ def test_blacklist_is_one_shared_instance_and_cleanup_drops_expired_rows(org_adm
 @pytest.mark.django_db
 def test_refresh_rotation_is_single_use(org_admin):
     pair = _pair(org_admin)
-    new = jwt_auth.rotate_refresh_token(pair.refresh_token)
+    new = tokens.rotate_refresh_token(pair.refresh_token)
     assert new is not None and new.refresh_token != pair.refresh_token
-    with pytest.raises(jwt_auth.TokenReuseError):
-        jwt_auth.rotate_refresh_token(pair.refresh_token)
+    with pytest.raises(tokens.TokenReuseError):
+        tokens.rotate_refresh_token(pair.refresh_token)
     # reuse is theft: every token of the user dies, including the freshly rotated ones
     assert jwt_auth.validate_access_token(new.access_token) is None
-    assert jwt_auth.rotate_refresh_token(new.refresh_token) is None
+    assert tokens.rotate_refresh_token(new.refresh_token) is None
 
 
 @pytest.mark.django_db
 def test_rotated_refresh_token_keeps_the_family_absolute_expiry(org_admin):
     pair = _pair(org_admin)
-    first_exp = jwt_auth.decode_token_unchecked(pair.refresh_token).exp
+    first_exp = tokens.decode_token_unchecked(pair.refresh_token).exp
     time.sleep(1.1)
-    rotated = jwt_auth.rotate_refresh_token(pair.refresh_token)
-    assert jwt_auth.decode_token_unchecked(rotated.refresh_token).exp == first_exp
+    rotated = tokens.rotate_refresh_token(pair.refresh_token)
+    assert tokens.decode_token_unchecked(rotated.refresh_token).exp == first_exp
 
 
 @pytest.mark.django_db
@@ -155,7 +155,7 @@ def test_deactivated_user_tokens_stop_working(org_admin):
     assert jwt_auth.validate_access_token(pair.access_token)
     user_deactivate(user=org_admin)
     assert jwt_auth.validate_access_token(pair.access_token) is None
-    assert jwt_auth.rotate_refresh_token(pair.refresh_token) is None
+    assert tokens.rotate_refresh_token(pair.refresh_token) is None
 
 
 class _Req:

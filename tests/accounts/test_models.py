@@ -5,14 +5,8 @@ from decimal import Decimal
 import pytest
 from django.db import connection
 
-from accounts.models import (
-    API_KEY_LENGTH,
-    Organization,
-    User,
-    api_key_is_well_formed,
-    generate_slug,
-    hash_api_key,
-)
+from accounts.keys import API_KEY_LENGTH, api_key_is_well_formed, hash_api_key
+from accounts.models import Organization, User, generate_slug
 from billing.tiers import TIER_LIMITS, SubscriptionTier
 from tests.factories import PASSWORD, OrganizationFactory, UserFactory
 

@@ -7,9 +7,9 @@ from typing import Any
 
 from accounts.models import Organization, User
 from billing.tiers import SubscriptionTier
-from tests.billing.conftest import PRICES
-from tests.billing.fake_stripe import FakeStripe
-from tests.factories import OrganizationFactory, UserFactory
+from tests.factories import OrganizationFactory
+from tests.fakes.stripe_plugin import PRICES
+from tests.fakes.stripe_server import FakeStripe
 
 
 @dataclass
@@ -20,19 +20,12 @@ class Subscribed:
     subscription: dict[str, Any]
 
 
-def organization_with_admin(*, tier: str = SubscriptionTier.FREE, **org_fields: Any) -> tuple[Organization, User]:
-    org = OrganizationFactory(tier=tier, **org_fields)
-    admin = UserFactory(organization=org, role="admin")
-    org.owner = admin
-    org.save(update_fields=["owner"])
-    return org, admin
-
-
 def subscribed_organization(
     fake: FakeStripe, *, tier: str = SubscriptionTier.PROFESSIONAL, status: str = "active"
 ) -> Subscribed:
     """An organization on `tier` whose customer and subscription exist on the fake Stripe and are linked."""
-    org, admin = organization_with_admin(tier=tier)
+    org = OrganizationFactory(admin=True, tier=tier)
+    admin = org.owner
     customer = fake.add_customer(
         email=admin.email, metadata={"org_id": str(org.pk), "djstripe_subscriber": str(org.pk)}
     )

@@ -8,8 +8,8 @@ from django.test import Client
 from accounts.models import Organization, User
 from billing.models import Notification, NotificationStatus
 from billing.notifications import notification_send
-from tests.billing.conftest import deliver
 from tests.billing.factories import subscribed_organization
+from tests.fakes.stripe_plugin import deliver
 
 pytestmark = pytest.mark.django_db(transaction=True)
 

@@ -6,10 +6,10 @@ import pytest
 from rest_framework.test import APIClient
 
 from accounts.models import Organization
-from tests.billing.conftest import PRICES
-from tests.billing.factories import organization_with_admin, subscribed_organization
+from tests.billing.factories import subscribed_organization
 from tests.conftest import client_for
-from tests.factories import UserFactory
+from tests.factories import OrganizationFactory, UserFactory
+from tests.fakes.stripe_plugin import PRICES
 
 pytestmark = pytest.mark.django_db
 
@@ -34,8 +34,9 @@ def test_plans_are_public_with_limits_prices_and_availability(fake_stripe, setti
 
 
 def test_checkout_opens_a_subscription_session_for_the_callers_organization(fake_stripe):
-    org, admin = organization_with_admin()
-    other, _ = organization_with_admin()
+    org = OrganizationFactory(admin=True)
+    admin = org.owner
+    other = OrganizationFactory(admin=True)
 
     res = client_for(admin).post(
         "/api/billing/checkout",
@@ -60,7 +61,7 @@ def test_checkout_opens_a_subscription_session_for_the_callers_organization(fake
 
 
 def test_checkout_repeated_with_the_same_idempotency_key_opens_one_session(fake_stripe):
-    _, admin = organization_with_admin()
+    admin = OrganizationFactory(admin=True).owner
     client = client_for(admin)
     first = client.post("/api/billing/checkout", {"tier": "starter", **URLS}, format="json", HTTP_IDEMPOTENCY_KEY="k1")
     again = client.post("/api/billing/checkout", {"tier": "starter", **URLS}, format="json", HTTP_IDEMPOTENCY_KEY="k1")
@@ -70,7 +71,7 @@ def test_checkout_repeated_with_the_same_idempotency_key_opens_one_session(fake_
 
 @pytest.mark.parametrize("tier", ["free", "platinum", "", "FREE"])
 def test_checkout_refuses_free_and_unknown_tiers(fake_stripe, tier):
-    _, admin = organization_with_admin()
+    admin = OrganizationFactory(admin=True).owner
     res = client_for(admin).post("/api/billing/checkout", {"tier": tier, **URLS}, format="json")
     assert res.status_code == 400 and res.json()["code"] in {"invalid_tier", "invalid"}
     assert not fake_stripe.requests_to("POST", "/v1/checkout/sessions")
@@ -87,13 +88,13 @@ def test_checkout_refuses_free_and_unknown_tiers(fake_stripe, tier):
     ],
 )
 def test_malformed_checkout_input_is_a_json_400(fake_stripe, body):
-    _, admin = organization_with_admin()
+    admin = OrganizationFactory(admin=True).owner
     res = client_for(admin).post("/api/billing/checkout", body, format="json")
     assert res.status_code == 400 and res.json()["code"] == "invalid"
 
 
 def test_non_json_body_and_bad_idempotency_key_are_4xx_json(fake_stripe):
-    _, admin = organization_with_admin()
+    admin = OrganizationFactory(admin=True).owner
     client = client_for(admin)
     raw = client.generic("POST", "/api/billing/checkout", b"tier=starter", content_type="text/plain")
     assert raw.status_code == 415 and "code" in raw.json()
@@ -107,7 +108,7 @@ def test_non_json_body_and_bad_idempotency_key_are_4xx_json(fake_stripe):
 
 def test_checkout_answers_503_when_stripe_is_not_configured(settings, db):
     settings.STRIPE_SECRET_KEY = ""
-    _, admin = organization_with_admin()
+    admin = OrganizationFactory(admin=True).owner
     res = client_for(admin).post("/api/billing/checkout", {"tier": "starter", **URLS}, format="json")
     assert res.status_code == 503 and res.json()["code"] == "stripe_not_configured"
     assert "STRIPE_SECRET_KEY" in res.json()["detail"]
@@ -115,7 +116,7 @@ def test_checkout_answers_503_when_stripe_is_not_configured(settings, db):
 
 def test_checkout_answers_503_naming_the_missing_price(fake_stripe, settings):
     settings.STRIPE_PRICE_STARTER = ""
-    _, admin = organization_with_admin()
+    admin = OrganizationFactory(admin=True).owner
     res = client_for(admin).post("/api/billing/checkout", {"tier": "starter", **URLS}, format="json")
     assert res.status_code == 503 and "STRIPE_PRICE_STARTER" in res.json()["detail"]
 
@@ -128,7 +129,7 @@ def test_checkout_is_refused_while_a_subscription_is_live(fake_stripe):
 
 def test_stripe_being_unreachable_is_a_503_not_a_500(fake_stripe, settings):
     settings.STRIPE_API_BASE = "http://127.0.0.1:9"
-    _, admin = organization_with_admin()
+    admin = OrganizationFactory(admin=True).owner
     res = client_for(admin).post("/api/billing/checkout", {"tier": "starter", **URLS}, format="json")
     assert res.status_code == 503 and res.json()["code"] == "stripe_unavailable"
 
@@ -151,7 +152,7 @@ def test_users_without_an_organization_are_refused(fake_stripe, url, body):
 
 def test_subscription_shows_only_the_callers_organization(fake_stripe):
     a = subscribed_organization(fake_stripe, tier="enterprise")
-    _, b_admin = organization_with_admin()
+    b_admin = OrganizationFactory(admin=True).owner
     member_a = UserFactory(organization=a.org, role="member")
 
     body_a = client_for(member_a).get("/api/billing/subscription").json()
@@ -187,7 +188,7 @@ def test_cancel_at_once_deletes_the_subscription_at_stripe(fake_stripe):
 
 
 def test_cancel_without_a_subscription_is_409(fake_stripe):
-    _, admin = organization_with_admin()
+    admin = OrganizationFactory(admin=True).owner
     res = client_for(admin).post("/api/billing/subscription/cancel", {}, format="json")
     assert res.status_code == 409 and res.json()["code"] == "no_subscription"
 
@@ -232,7 +233,7 @@ def test_portal_opens_a_session_for_the_callers_customer(fake_stripe):
 
 
 def test_portal_without_a_customer_is_409(fake_stripe):
-    _, admin = organization_with_admin()
+    admin = OrganizationFactory(admin=True).owner
     res = client_for(admin).post("/api/billing/portal", {"return_url": "https://app.example.com/a"}, format="json")
     assert res.status_code == 409 and res.json()["code"] == "no_customer"
 

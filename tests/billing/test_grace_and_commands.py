@@ -17,9 +17,9 @@ from django.utils import timezone
 
 from accounts.models import Organization
 from billing.models import Notification, StripeEventReceipt
-from tests.billing.conftest import deliver
 from tests.billing.factories import subscribed_organization
 from tests.conftest import client_for
+from tests.fakes.stripe_plugin import deliver
 
 pytestmark = pytest.mark.django_db(transaction=True)
 ROOT = Path(__file__).resolve().parents[2]

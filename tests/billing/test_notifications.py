@@ -20,9 +20,8 @@ from billing.notifications import (
     sign_notification,
     verify_notification_signature,
 )
-from tests.billing.conftest import NOTIFY_SECRET
-from tests.billing.factories import organization_with_admin
-from tests.factories import UserFactory
+from tests.factories import OrganizationFactory, UserFactory
+from tests.fakes.receivers import NOTIFY_SECRET
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -31,7 +30,8 @@ BUDGET = {"threshold": "80%", "spent_usd": "80.00", "budget_usd": "100.00", "per
 
 def test_budget_threshold_goes_out_by_email_and_signed_webhook_after_commit(notify):
     smtp, receiver = notify
-    org, admin = organization_with_admin(name="Acme & Co")
+    org = OrganizationFactory(admin=True, name="Acme & Co")
+    admin = org.owner
     UserFactory(organization=org, role="member")
     second_admin = UserFactory(organization=org, role="admin")
 
@@ -58,7 +58,7 @@ def test_budget_threshold_goes_out_by_email_and_signed_webhook_after_commit(noti
 
 def test_nothing_is_sent_when_the_transaction_rolls_back(notify):
     smtp, receiver = notify
-    org, _ = organization_with_admin()
+    org = OrganizationFactory(admin=True)
     with pytest.raises(RuntimeError), transaction.atomic():
         notification_send(organization=org, kind=NotificationKind.UPGRADED, context={"tier": "starter"})
         raise RuntimeError("the billing change failed")
@@ -66,7 +66,7 @@ def test_nothing_is_sent_when_the_transaction_rolls_back(notify):
 
 
 def test_unknown_kind_is_refused(notify):
-    org, _ = organization_with_admin()
+    org = OrganizationFactory(admin=True)
     with pytest.raises(ValueError):
         notification_send(organization=org, kind="lottery_won", context={})
 
@@ -74,7 +74,7 @@ def test_unknown_kind_is_refused(notify):
 def test_no_configured_channel_records_nothing(settings):
     settings.ARAGORA_SMTP_HOST = ""
     settings.ARAGORA_NOTIFICATION_WEBHOOK = ""
-    org, _ = organization_with_admin()
+    org = OrganizationFactory(admin=True)
     assert notification_send(organization=org, kind="upgraded", context={"tier": "starter"}) == []
 
 
@@ -91,7 +91,7 @@ def test_signature_verification_rejects_tampering_other_secrets_and_old_timestam
 
 def test_line_breaks_in_email_headers_are_refused_without_retry(notify):
     smtp, receiver = notify
-    org, _ = organization_with_admin()
+    org = OrganizationFactory(admin=True)
     Organization.objects.filter(pk=org.pk).update(name="Evil\r\nBcc: victim@example.com")
     org.refresh_from_db()
 
@@ -106,7 +106,7 @@ def test_line_breaks_in_email_headers_are_refused_without_retry(notify):
 def test_webhook_redirects_are_not_followed(notify, webhook_receiver):
     webhook_receiver.status = 302
     webhook_receiver.location = webhook_receiver.url + "/elsewhere"
-    org, _ = organization_with_admin()
+    org = OrganizationFactory(admin=True)
 
     notification_send(organization=org, kind="upgraded", context={"tier": "starter"})
 
@@ -117,7 +117,7 @@ def test_webhook_redirects_are_not_followed(notify, webhook_receiver):
 
 def test_failed_delivery_backs_off_and_the_retry_command_delivers_when_due(notify, webhook_receiver):
     webhook_receiver.status = 503
-    org, _ = organization_with_admin()
+    org = OrganizationFactory(admin=True)
     notification_send(organization=org, kind="payment_recovered", context={"tier": "starter"})
     hook = Notification.objects.get(channel="webhook")
     assert hook.attempts == 1 and hook.next_attempt_at > timezone.now() + timedelta(seconds=50)
@@ -137,7 +137,7 @@ def test_failed_delivery_backs_off_and_the_retry_command_delivers_when_due(notif
 def test_delivery_gives_up_after_the_maximum_attempts(notify, webhook_receiver, settings):
     settings.ARAGORA_NOTIFICATION_MAX_ATTEMPTS = 2
     webhook_receiver.status = 500
-    org, _ = organization_with_admin()
+    org = OrganizationFactory(admin=True)
     notification_send(organization=org, kind="upgraded", context={"tier": "starter"})
     Notification.objects.filter(channel="webhook").update(next_attempt_at=timezone.now())
 
@@ -151,7 +151,7 @@ def test_delivery_gives_up_after_the_maximum_attempts(notify, webhook_receiver, 
 
 def test_a_sent_notification_is_never_sent_again(notify):
     smtp, receiver = notify
-    org, _ = organization_with_admin()
+    org = OrganizationFactory(admin=True)
     notification_send(organization=org, kind="upgraded", context={"tier": "starter"})
     for row in Notification.objects.all():
         assert notification_retry(notification=row) is None
@@ -162,7 +162,7 @@ def test_a_sent_notification_is_never_sent_again(notify):
 @pytest.mark.parametrize("kind", NotificationKind.values)
 def test_every_kind_renders_text_and_html(notify, kind):
     smtp, _ = notify
-    org, _ = organization_with_admin()
+    org = OrganizationFactory(admin=True)
     context = {"tier": "starter", "previous_tier": "professional", "grace_until": "2026-12-01", **BUDGET}
     notification_send(organization=org, kind=kind, context=context)
     (message,) = smtp.messages

@@ -11,8 +11,8 @@ from hypothesis import strategies as st
 from accounts.models import Organization
 from billing.services.subscriptions import organization_subscription_apply
 from billing.stripe_client import SubscriptionInfo
-from tests.billing.conftest import PRICES
-from tests.billing.factories import organization_with_admin
+from tests.factories import OrganizationFactory
+from tests.fakes.stripe_plugin import PRICES
 
 STATUSES = ["active", "trialing", "past_due", "canceled"]
 snapshot = st.tuples(st.sampled_from(list(PRICES)), st.sampled_from(STATUSES), st.booleans())
@@ -28,7 +28,7 @@ def priced(settings):
 @settings(max_examples=40, deadline=None, suppress_health_check=list(HealthCheck))
 @given(history=st.lists(snapshot, min_size=1, max_size=6), data=st.data())
 def test_any_delivery_order_ends_in_the_newest_events_state(priced, history, data):
-    org, _ = organization_with_admin(tier="free")
+    org = OrganizationFactory(admin=True, tier="free")
     base = datetime(2026, 11, 1, tzinfo=UTC)
     events = [
         (

@@ -14,7 +14,7 @@ import stripe
 from billing import stripe_client
 from billing.stripe_client import StripeConfigError, WebhookSignatureError
 from billing.tiers import SubscriptionTier
-from tests.billing.conftest import PRICES, WEBHOOK_SECRET, stripe_signature
+from tests.fakes.stripe_plugin import PRICES, WEBHOOK_SECRET, stripe_signature
 
 
 def test_configuration_error_names_the_missing_secret_key(settings):

@@ -10,8 +10,8 @@ from djstripe.models import Event, Subscription
 
 from billing.models import Notification, NotificationStatus, StripeEventReceipt
 from billing.notifications import notifications_deliver_due
-from tests.billing.conftest import deliver
 from tests.billing.factories import subscribed_organization
+from tests.fakes.stripe_plugin import deliver
 
 pytestmark = pytest.mark.django_db(transaction=True)
 

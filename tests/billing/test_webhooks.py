@@ -13,9 +13,11 @@ from rest_framework.test import APIClient
 from accounts.models import Organization
 from billing.models import Notification, NotificationKind, StripeEventOutcome, StripeEventReceipt
 from billing.notifications import verify_notification_signature
-from tests.billing.conftest import NOTIFY_SECRET, PRICES, WEBHOOK_URL, deliver, stripe_signature
-from tests.billing.factories import organization_with_admin, subscribed_organization
+from tests.billing.factories import subscribed_organization
 from tests.conftest import client_for
+from tests.factories import OrganizationFactory
+from tests.fakes.receivers import NOTIFY_SECRET
+from tests.fakes.stripe_plugin import PRICES, WEBHOOK_URL, deliver, stripe_signature
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -46,7 +48,8 @@ def _change_price(fake, subscription, tier):
 # ---------------------------------------------------------------------------
 def test_paid_checkout_upgrades_links_stripe_objects_syncs_djstripe_and_notifies(fake_stripe, notify):
     smtp, receiver = notify
-    org, admin = organization_with_admin()
+    org = OrganizationFactory(admin=True)
+    admin = org.owner
     session_id = _checkout(fake_stripe, org, admin)
     session = fake_stripe.complete_checkout(session_id)
 
@@ -70,7 +73,8 @@ def test_paid_checkout_upgrades_links_stripe_objects_syncs_djstripe_and_notifies
 
 
 def test_unpaid_checkout_does_not_upgrade(fake_stripe, notify):
-    org, admin = organization_with_admin()
+    org = OrganizationFactory(admin=True)
+    admin = org.owner
     session = fake_stripe.complete_checkout(_checkout(fake_stripe, org, admin), payment_status="unpaid")
 
     res = deliver(fake_stripe.event("checkout.session.completed", session))

@@ -6,9 +6,10 @@ from decimal import Decimal
 import pytest
 
 from billing.tiers import SubscriptionTier
-from tests.factories import OrganizationFactory, UserFactory
-from usage.services import EventInput, usage_events_record
+from tests.factories import OrganizationFactory
+from usage.services.recording import usage_events_record
 from usage.tracker import UsageTracker
+from usage.validation import EventInput
 
 
 def seed_prices() -> None:
@@ -36,9 +37,7 @@ def tracker():
 
 @pytest.fixture
 def free_org(db):
-    org = OrganizationFactory(tier=SubscriptionTier.FREE)
-    UserFactory(organization=org, role="admin")
-    return org
+    return OrganizationFactory(tier=SubscriptionTier.FREE, admin=True)
 
 
 @pytest.fixture

@@ -13,7 +13,7 @@ from billing.tiers import SubscriptionTier
 from tests.factories import OrganizationFactory
 from tests.usage.conftest import record
 from usage.models import UsageDaily, UsageDailyModel, UsageDailyUser, UsageMonthly
-from usage.services import organization_periods_rollover
+from usage.services.periods import organization_periods_rollover
 
 pytestmark = pytest.mark.django_db
 

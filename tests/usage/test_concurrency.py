@@ -9,7 +9,9 @@ from django.db import connection
 from billing.tiers import SubscriptionTier
 from tests.factories import OrganizationFactory
 from usage.models import UsageEvent, UsageMonthly
-from usage.services import EventInput, QuotaExceeded, usage_events_record
+from usage.services.quota import QuotaExceeded
+from usage.services.recording import usage_events_record
+from usage.validation import EventInput
 
 pytestmark = pytest.mark.django_db(transaction=True)
 

@@ -7,7 +7,7 @@ from decimal import Decimal
 import pytest
 import requests
 
-from accounts import jwt_auth
+from accounts import tokens
 from tests.factories import PASSWORD
 from tests.usage.conftest import record
 from usage.models import Budget
@@ -37,7 +37,7 @@ def browser_page():
 
 
 def _api(live_server, user, path):
-    token = jwt_auth.token_pair_for_user(user).access_token
+    token = tokens.token_pair_for_user(user).access_token
     res = requests.get(f"{live_server.url}{path}", headers={"Authorization": f"Bearer {token}"}, timeout=10)
     assert res.status_code == 200
     return res.json()

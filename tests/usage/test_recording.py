@@ -12,16 +12,11 @@ from tests.factories import OrganizationFactory, UserFactory
 from tests.usage.conftest import record, sonnet_cost
 from tests.usage.factories import BudgetFactory, ModelPriceFactory
 from usage.models import MAX_COUNT, UsageDaily, UsageDailyModel, UsageDailyUser, UsageEvent, UsageMonthly
-from usage.rollups import month_key
-from usage.services import (
-    BudgetExceeded,
-    EventInput,
-    IdempotencyConflict,
-    QuotaExceeded,
-    UsageValidationError,
-    usage_events_record,
-)
+from usage.periods import month_key
+from usage.services.quota import BudgetExceeded, QuotaExceeded
+from usage.services.recording import IdempotencyConflict, usage_events_record
 from usage.tracker import UsageEventType
+from usage.validation import EventInput, UsageValidationError
 
 pytestmark = pytest.mark.django_db
 

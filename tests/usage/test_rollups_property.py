@@ -11,11 +11,13 @@ from hypothesis import strategies as st
 from hypothesis.extra.django import TestCase
 
 from accounts.models import Organization
+from aragora_site.errors import ServiceError
 from billing.tiers import SubscriptionTier
 from tests.factories import OrganizationFactory, UserFactory
 from tests.usage.conftest import seed_prices
 from usage.models import UsageDaily, UsageDailyModel, UsageDailyUser, UsageEvent, UsageMonthly
-from usage.services import EventInput, ServiceError, usage_events_record
+from usage.services.recording import usage_events_record
+from usage.validation import EventInput
 
 NOW = datetime(2026, 2, 3, 12, 0, tzinfo=UTC)
 MODELS = [

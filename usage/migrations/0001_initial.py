@@ -2,7 +2,7 @@
 
 import django.db.models.deletion
 import django.utils.timezone
-import usage.fields
+import usage.money
 import usage.models
 import uuid
 from decimal import Decimal
@@ -59,7 +59,7 @@ class Migration(migrations.Migration):
                 ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
                 ('period', models.CharField(help_text='YYYY-MM', max_length=7)),
                 ('threshold', models.PositiveSmallIntegerField(help_text='Percent of the budget.')),
-                ('spend_usd', usage.fields.MoneyField(decimal_places=10, max_digits=22)),
+                ('spend_usd', usage.money.MoneyField(decimal_places=10, max_digits=22)),
                 ('budget_usd', models.DecimalField(decimal_places=2, max_digits=14)),
                 ('created_at', models.DateTimeField(default=django.utils.timezone.now)),
                 ('delivery_status', models.CharField(choices=[('pending', 'Pending'), ('sent', 'Sent'), ('failed', 'Failed'), ('unavailable', 'No notifier configured')], default='pending', max_length=16)),
@@ -83,7 +83,7 @@ class Migration(migrations.Migration):
                 ('tokens_in', models.BigIntegerField(default=0)),
                 ('tokens_out', models.BigIntegerField(default=0)),
                 ('total_tokens', models.BigIntegerField(default=0)),
-                ('total_cost', usage.fields.MoneyField(decimal_places=10, default=Decimal('0'), max_digits=22)),
+                ('total_cost', usage.money.MoneyField(decimal_places=10, default=Decimal('0'), max_digits=22)),
                 ('day', models.DateField()),
                 ('organization', models.ForeignKey(db_column='org_id', on_delete=django.db.models.deletion.CASCADE, to='accounts.organization')),
             ],
@@ -103,7 +103,7 @@ class Migration(migrations.Migration):
                 ('tokens_in', models.BigIntegerField(default=0)),
                 ('tokens_out', models.BigIntegerField(default=0)),
                 ('total_tokens', models.BigIntegerField(default=0)),
-                ('total_cost', usage.fields.MoneyField(decimal_places=10, default=Decimal('0'), max_digits=22)),
+                ('total_cost', usage.money.MoneyField(decimal_places=10, default=Decimal('0'), max_digits=22)),
                 ('day', models.DateField()),
                 ('provider', models.CharField(max_length=64)),
                 ('model', models.CharField(max_length=128)),
@@ -125,7 +125,7 @@ class Migration(migrations.Migration):
                 ('tokens_in', models.BigIntegerField(default=0)),
                 ('tokens_out', models.BigIntegerField(default=0)),
                 ('total_tokens', models.BigIntegerField(default=0)),
-                ('total_cost', usage.fields.MoneyField(decimal_places=10, default=Decimal('0'), max_digits=22)),
+                ('total_cost', usage.money.MoneyField(decimal_places=10, default=Decimal('0'), max_digits=22)),
                 ('day', models.DateField()),
                 ('user_key', models.CharField(blank=True, max_length=36)),
                 ('organization', models.ForeignKey(db_column='org_id', on_delete=django.db.models.deletion.CASCADE, to='accounts.organization')),
@@ -145,7 +145,7 @@ class Migration(migrations.Migration):
                 ('model', models.CharField(blank=True, default='', max_length=128)),
                 ('tokens_in', models.BigIntegerField(default=0)),
                 ('tokens_out', models.BigIntegerField(default=0)),
-                ('cost_usd', usage.fields.MoneyField(decimal_places=10, default=Decimal('0'), max_digits=22)),
+                ('cost_usd', usage.money.MoneyField(decimal_places=10, default=Decimal('0'), max_digits=22)),
                 ('unpriced', models.BooleanField(default=False, help_text='Priced by a fallback: the model is not in the table.')),
                 ('metadata', models.JSONField(blank=True, default=dict)),
                 ('idempotency_key', models.CharField(blank=True, default='', max_length=255)),
@@ -173,7 +173,7 @@ class Migration(migrations.Migration):
                 ('tokens_in', models.BigIntegerField(default=0)),
                 ('tokens_out', models.BigIntegerField(default=0)),
                 ('total_tokens', models.BigIntegerField(default=0)),
-                ('total_cost', usage.fields.MoneyField(decimal_places=10, default=Decimal('0'), max_digits=22)),
+                ('total_cost', usage.money.MoneyField(decimal_places=10, default=Decimal('0'), max_digits=22)),
                 ('month', models.CharField(max_length=7)),
                 ('organization', models.ForeignKey(db_column='org_id', on_delete=django.db.models.deletion.CASCADE, related_name='usage_months', to='accounts.organization')),
             ],

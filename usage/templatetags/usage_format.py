@@ -4,6 +4,8 @@ from decimal import ROUND_HALF_UP, Decimal
 
 from django import template
 
+from usage.money import money_str
+
 register = template.Library()
 
 
@@ -39,7 +41,5 @@ def share(part: Decimal | int, whole: Decimal | int) -> int:
 
 @register.filter
 def money(value: Decimal | None) -> str:
-    """The exact amount as the API shows it ("12.5", "0.00000014")."""
-    from usage.services import money_str
-
+    """The exact amount as the API shows it ("12.50", "0.00000014")."""
     return "" if value is None else money_str(Decimal(value))

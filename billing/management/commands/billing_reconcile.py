@@ -4,8 +4,8 @@ from datetime import timedelta
 
 from django.core.management.base import BaseCommand, CommandError
 
-from billing.services.stripe_events import stripe_events_reconcile
 from billing.stripe_client import StripeConfigError
+from billing.webhooks import stripe_events_reconcile
 
 
 class Command(BaseCommand):

@@ -2,7 +2,7 @@
 
 from django.core.management.base import BaseCommand
 
-from usage.services import organization_periods_rollover
+from usage.services.periods import organization_periods_rollover
 
 
 class Command(BaseCommand):

@@ -4,7 +4,7 @@ import uuid
 
 from django.core.management.base import BaseCommand, CommandError
 
-from usage.services import usage_aggregates_rebuild
+from usage.services.periods import usage_aggregates_rebuild
 
 BAR_WIDTH = 30
 

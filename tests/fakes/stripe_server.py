@@ -1,7 +1,7 @@
 """A Stripe-compatible API server on loopback for the tests: stateful, recording, answering like API 2026-05-27.
 
 It serves the endpoints this service and dj-stripe 2.11's re-fetches use. Objects start from the JSON fixtures
-in tests/billing/fixtures/ (shapes of the pinned API version). Mutations change the stored objects, so what is
+in tests/fakes/stripe_objects/ (shapes of the pinned API version). Mutations change the stored objects, so what is
 changed through it reads back changed. Idempotency keys behave as Stripe's do: the same key with the same
 parameters replays the first answer; with other parameters it is refused.
 """
@@ -21,7 +21,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qsl, urlsplit
 
-FIXTURES = Path(__file__).resolve().parent / "fixtures"
+FIXTURES = Path(__file__).resolve().parent / "stripe_objects"
 API_VERSION = "2026-05-27.dahlia"
 
 

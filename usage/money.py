@@ -1,4 +1,4 @@
-"""A money column that stays exact in SQL arithmetic on every supported database."""
+"""Exact USD amounts: the money column (exact in SQL arithmetic on every database), rounding and plain text."""
 
 from __future__ import annotations
 
@@ -56,3 +56,10 @@ class MoneyField(models.DecimalField):
         if connection.vendor == "sqlite":
             return Decimal(int(value)).scaleb(-self.decimal_places)
         return Decimal(value).quantize(Decimal(1).scaleb(-self.decimal_places))
+
+
+def money_str(value: Decimal) -> str:
+    """Return a USD amount as plain text with at least two decimals and no trailing noise ("0.00000014")."""
+    text = f"{value.normalize():f}" if value else "0"
+    whole, _, frac = text.partition(".")
+    return f"{whole}.{frac.ljust(2, '0')}"

@@ -1,0 +1,209 @@
+"""Record usage events: validated, priced, deduplicated by idempotency key, quota-checked and rolled up, at once."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Sequence
+from datetime import datetime
+from decimal import Decimal
+
+from django.db import DataError, IntegrityError, transaction
+from django.utils import timezone
+
+from accounts.models import Organization
+from aragora_site.errors import ServiceError
+from usage import pricing, rollups, storage
+from usage.models import MAX_EVENT_COST, MAX_ROLLUP_COST, MAX_ROLLUP_COUNT, UsageEvent, UsageEventType
+from usage.periods import current_period_start, month_key
+from usage.services.budgets import budget_alerts_check
+from usage.services.quota import debates_consume
+from usage.storage import PricedEvent
+from usage.validation import EventInput, UsageValidationError, batch_errors
+
+_RETRIES = 3
+
+
+class IdempotencyConflict(ServiceError):
+    status = 409
+
+
+class RecordResult:
+    """What a recording did. `events` holds the stored event for each input, in input order (built on first use)."""
+
+    def __init__(self, recorded: int = 0, duplicates: int = 0, total_cost: Decimal | None = None) -> None:
+        self.recorded = recorded
+        self.duplicates = duplicates
+        self.total_cost = Decimal(0) if total_cost is None else total_cost
+        self.duplicate: list[bool] = []
+        self._sources: list[UsageEvent | PricedEvent] = []
+        self._events: list[UsageEvent] | None = None
+
+    def extend(self, other: RecordResult) -> None:
+        self.recorded += other.recorded
+        self.duplicates += other.duplicates
+        self.total_cost += other.total_cost
+        self.duplicate += other.duplicate
+        self._sources += other._sources
+        self._events = None
+
+    @property
+    def events(self) -> list[UsageEvent]:
+        if self._events is None:
+            built: dict[int, UsageEvent] = {}
+            for source in self._sources:
+                if isinstance(source, PricedEvent) and id(source) not in built:
+                    built[id(source)] = source.as_model()
+            self._events = [built[id(s)] if isinstance(s, PricedEvent) else s for s in self._sources]
+        return self._events
+
+    def receipts(self) -> list[tuple[uuid.UUID, Decimal, bool, bool]]:
+        """Return (id, cost, unpriced, duplicate) per input without building model instances."""
+        return [
+            (source.id, source.cost_usd, source.unpriced, duplicate)
+            for source, duplicate in zip(self._sources, self.duplicate, strict=True)
+        ]
+
+
+def _priced(organization: Organization, e: EventInput, table: pricing.PriceTable, now: datetime) -> PricedEvent:
+    occurred = e.occurred_at_utc() or now
+    provider, model = e.provider.strip(), e.model.strip()
+    usage = table.price_usage(provider, model, e.tokens_in, e.tokens_out, occurred)
+    user_id = e.user_id if isinstance(e.user_id, uuid.UUID) or e.user_id is None else uuid.UUID(str(e.user_id))
+    return PricedEvent(
+        id=uuid.uuid4(),
+        organization_id=organization.pk,
+        user_id=user_id,
+        event_type=str(e.event_type),
+        provider=provider,
+        model=model,
+        tokens_in=e.tokens_in,
+        tokens_out=e.tokens_out,
+        cost_usd=usage.cost,
+        unpriced=usage.unpriced,
+        price_id=usage.price_id,
+        metadata=e.metadata or {},
+        idempotency_key=e.idempotency_key or "",
+        fingerprint=e.fingerprint() if e.idempotency_key else "",
+        created_at=occurred,
+        recorded_at=now,
+    )
+
+
+def _membership_errors(organization: Organization, events: Sequence[PricedEvent]) -> dict[int, dict[str, list[str]]]:
+    wanted = {e.user_id for e in events if e.user_id}
+    if not wanted:
+        return {}
+    members = storage.member_ids(organization.pk, wanted)
+    return {
+        i: {"user_id": ["No member of this organization has this id."]}
+        for i, e in enumerate(events)
+        if e.user_id and e.user_id not in members
+    }
+
+
+def _validated(organization: Organization, events: Sequence[EventInput], now: datetime) -> list[PricedEvent]:
+    """Validate and price every event, or raise UsageValidationError listing every problem."""
+    if errors := batch_errors(list(events), now):
+        raise UsageValidationError(errors)
+    table = pricing.price_table()
+    rows = [_priced(organization, e, table, now) for e in events]
+    if errors := _membership_errors(organization, rows):
+        raise UsageValidationError(errors)
+    for i, row in enumerate(rows):
+        if row.cost_usd > MAX_EVENT_COST:
+            errors[i] = {"tokens_in": [f"This usage would cost more than {MAX_EVENT_COST} USD in one event."]}
+    tokens = sum(r.tokens_in + r.tokens_out for r in rows)
+    if tokens > MAX_ROLLUP_COUNT or sum(r.cost_usd for r in rows) > MAX_ROLLUP_COST:
+        errors[0] = {"events": ["This batch is too large to count: split it."]}
+    if errors:
+        raise UsageValidationError(errors)
+    return rows
+
+
+def usage_events_record(
+    *, organization: Organization, events: Sequence[EventInput], now: datetime | None = None
+) -> RecordResult:
+    """Record a batch of events all-or-nothing: priced, deduplicated by idempotency key, rolled up, quota-checked.
+
+    Raises UsageValidationError (400), IdempotencyConflict (409), QuotaExceeded / BudgetExceeded (402).
+    """
+    now = now or timezone.now()
+    priced = _validated(organization, events, now)
+    for attempt in range(_RETRIES):
+        try:
+            return _record(organization, priced)
+        except (IntegrityError, DataError) as exc:
+            if _is_out_of_range(exc):
+                raise ServiceError(
+                    "This usage would push a counter of the organization past its range.",
+                    code="usage_out_of_range",
+                    status=400,
+                ) from exc
+            keyed = [r.idempotency_key for r in priced if r.idempotency_key]
+            # A concurrent request stored one of these keys first: classify them again.
+            if attempt == _RETRIES - 1 or not keyed:
+                raise
+            # The rolled-back attempt may have counted debates on this instance.
+            organization.refresh_from_db(fields=["tier", "debates_used", "period_start", "grace_until"])
+    raise AssertionError("unreachable")
+
+
+def _is_out_of_range(exc: Exception) -> bool:
+    text = str(exc).lower()
+    return "_bounds" in text or "out of range" in text or "overflow" in text
+
+
+@transaction.atomic
+def _record(organization: Organization, rows: list[PricedEvent]) -> RecordResult:
+    plan, fresh = _idempotency_plan(organization, rows)
+    budget = storage.budget_get(organization.pk)
+    debates = sum(1 for r in fresh if r.event_type == UsageEventType.DEBATE)
+    if debates:
+        debates_consume(organization, debates, budget)
+    storage.events_insert(fresh)
+    month_totals = rollups.rollups_apply(organization_id=organization.pk, items=fresh)
+    current = month_key(current_period_start())
+    if budget is not None and current in month_totals:
+        budget_alerts_check(organization, budget, month_totals[current])
+    result = RecordResult(
+        recorded=len(fresh),
+        duplicates=len(rows) - len(fresh),
+        total_cost=sum((r.cost_usd for r in fresh), Decimal(0)),
+    )
+    result._sources = [fresh[step] if isinstance(step, int) else step for step, _ in plan]
+    result.duplicate = [is_duplicate for _, is_duplicate in plan]
+    return result
+
+
+def _idempotency_plan(
+    org: Organization, priced: list[PricedEvent]
+) -> tuple[list[tuple[UsageEvent | int, bool]], list[PricedEvent]]:
+    """Return, for each input, (the stored event or its index among the events to insert, is it a duplicate).
+
+    The same key with the same body is a duplicate; with a different body it is a conflict (nothing is written).
+    """
+    keys = {r.idempotency_key for r in priced if r.idempotency_key}
+    stored = {}
+    if keys:
+        stored = {e.idempotency_key: e for e in UsageEvent.objects.filter(organization=org, idempotency_key__in=keys)}
+    first_seen: dict[str, tuple[int, str]] = {}
+    plan: list[tuple[UsageEvent | int, bool]] = []
+    fresh: list[PricedEvent] = []
+    for p in priced:
+        key = p.idempotency_key
+        duplicate = True
+        if key in stored:
+            known, step = stored[key].fingerprint, stored[key]
+        elif key in first_seen:
+            step, known = first_seen[key]
+        else:
+            step, known, duplicate = len(fresh), p.fingerprint, False
+            fresh.append(p)
+            if key:
+                first_seen[key] = (step, known)
+        if known != p.fingerprint:
+            raise IdempotencyConflict(
+                f"Idempotency key {key!r} was already used with a different body.", code="idempotency_conflict"
+            )
+        plan.append((step, duplicate))
+    return plan, fresh
