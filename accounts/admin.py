@@ -80,10 +80,20 @@ class MemberInline(admin.TabularInline):
 
 @admin.register(Organization)
 class OrganizationAdmin(admin.ModelAdmin):
-    list_display = ["name", "slug", "tier", "debates_used", "debates_remaining", "member_count", "owner", "created_at"]
+    list_display = [
+        "name",
+        "slug",
+        "tier",
+        "tier_in_force",
+        "debates_used",
+        "debates_remaining",
+        "member_count",
+        "owner",
+        "created_at",
+    ]
     list_filter = ["tier"]
     search_fields = ["name", "slug", "owner__email", "id"]
-    readonly_fields = ["id", "debates_remaining", "is_at_limit", "created_at", "updated_at"]
+    readonly_fields = ["id", "tier_in_force", "debates_remaining", "is_at_limit", "created_at", "updated_at"]
     list_select_related = ["owner"]
     inlines = [MemberInline]
     actions = ["reset_usage"]
@@ -94,6 +104,10 @@ class OrganizationAdmin(admin.ModelAdmin):
     @admin.display(description="Members", ordering="_members")
     def member_count(self, obj: Organization) -> int:
         return obj._members
+
+    @admin.display(description="Tier in force")
+    def tier_in_force(self, obj: Organization) -> str:
+        return obj.effective_tier.label
 
     @admin.display(description="Debates remaining")
     def debates_remaining(self, obj: Organization) -> str:

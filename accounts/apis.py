@@ -55,13 +55,16 @@ class OrganizationSerializer(serializers.Serializer):
     id = serializers.UUIDField()
     name = serializers.CharField()
     slug = serializers.CharField()
-    tier = serializers.CharField()
+    tier = serializers.CharField(
+        source="effective_tier", help_text="The tier in force (free once a grace period ran out)."
+    )
     owner_id = serializers.UUIDField(allow_null=True)
     limits = TierLimitsSerializer()
     debates_used = serializers.IntegerField()
     debates_remaining = serializers.IntegerField(allow_null=True, help_text="null: unlimited")
     is_at_limit = serializers.BooleanField()
     period_start = serializers.DateField()
+    grace_until = serializers.DateTimeField(allow_null=True, help_text="End of a grace period after a failed payment.")
     created_at = serializers.DateTimeField()
 
 

@@ -15,7 +15,7 @@ from django.utils import timezone
 from django.utils.text import slugify
 
 from accounts.keys import api_key_lookup_prefix, api_key_new, hash_api_key
-from billing.tiers import TIER_LIMITS, SubscriptionTier, TierLimits
+from billing.tiers import TIER_LIMITS, SubscriptionTier, TierLimits, tier_in_force
 from usage.periods import current_period_start
 
 
@@ -96,8 +96,14 @@ class Organization(models.Model):
         return f"{self.name} ({self.slug})"
 
     @property
+    def effective_tier(self) -> SubscriptionTier:
+        """The tier in force: FREE once a grace period after a failed payment has run out."""
+        return tier_in_force(self.tier, self.grace_until)
+
+    @property
     def limits(self) -> TierLimits:
-        return TIER_LIMITS[SubscriptionTier(self.tier)]
+        """What the tier in force allows."""
+        return TIER_LIMITS[self.effective_tier]
 
     @property
     def debates_remaining(self) -> int | None:
@@ -171,7 +177,7 @@ class Organization(models.Model):
             "id": str(self.id),
             "name": self.name,
             "slug": self.slug,
-            "tier": self.tier,
+            "tier": self.effective_tier.value,
             "owner_id": self.owner_id_str,
             "limits": self.limits.to_dict(),
             "debates_used": self.debates_used,

@@ -8,7 +8,6 @@ from django.db.models import QuerySet
 from rest_framework.exceptions import PermissionDenied
 
 from accounts.models import Organization, User
-from billing.services.grace import organization_grace_enforce
 
 
 def organization_for_caller(*, caller: Any) -> Organization:
@@ -16,7 +15,6 @@ def organization_for_caller(*, caller: Any) -> Organization:
     org = Organization.objects.filter(pk=caller.org_id).first()
     if org is None:
         raise PermissionDenied("This account does not belong to an organization.", code="no_organization")
-    organization_grace_enforce(organization=org)  # a lapsed grace period downgrades on first access
     return org
 
 

@@ -18,8 +18,9 @@ from django.utils import timezone
 from accounts import revocation, tokens
 from accounts.keys import api_key_is_well_formed, api_key_lookup_prefix, hash_api_key
 from accounts.models import IssuedRefreshToken, LoginFailure, Organization, RevokedToken, Role, User, generate_slug
+from aragora_site.db import db_datetime
 from aragora_site.errors import ServiceError
-from billing.tiers import TIER_LIMITS, SubscriptionTier
+from billing.tiers import TIER_LIMITS, tier_in_force
 
 API_KEY_TOUCH_INTERVAL = timedelta(minutes=5)
 _DUMMY_PASSWORD_HASH: str | None = None
@@ -138,7 +139,7 @@ class ApiKeyOwner:
 
     @property
     def api_access(self) -> bool:
-        return self.tier is not None and TIER_LIMITS[SubscriptionTier(self.tier)].api_access
+        return self.tier is not None and TIER_LIMITS[self.tier].api_access
 
 
 def _api_key_owner_sql() -> str:
@@ -172,18 +173,9 @@ def api_key_authenticate(*, key: str) -> ApiKeyOwner | None:
     org_id = str(uuid.UUID(str(org_id))) if org_id else None
     if stale:
         _api_key_touch(user_id=user_id)
-    if grace_until is not None and org_id is not None:
-        tier = _tier_after_grace(org_id=org_id, tier=tier)
+    if tier is not None:
+        tier = tier_in_force(tier, db_datetime(grace_until))
     return ApiKeyOwner(str(user_id), email, role, org_id, tier)
-
-
-def _tier_after_grace(*, org_id: str, tier: str) -> str:
-    """Apply a lapsed grace period before authorizing (rare: only organizations that are in one pay this)."""
-    from billing.services.grace import organization_grace_enforce
-
-    org = Organization.objects.get(pk=org_id)
-    organization_grace_enforce(organization=org)
-    return org.tier
 
 
 def _api_key_touch(*, user_id: uuid.UUID) -> None:
@@ -206,7 +198,7 @@ def organization_member_add(
     count = org.members.filter(is_active=True).count()
     if not org.limits.allows_users(count + 1):
         raise ServiceError(
-            f"The {org.get_tier_display()} tier allows {org.limits.users} user(s); upgrade to add more members.",
+            f"The {org.effective_tier.label} tier allows {org.limits.users} user(s); upgrade to add more members.",
             code="user_limit_reached",
             status=403,
         )

@@ -47,7 +47,7 @@ def billing_plans() -> list[dict[str, Any]]:
 def subscription_summary(*, organization: Organization) -> dict[str, Any]:
     """Return what the organization's admins see of its subscription."""
     return {
-        "tier": organization.tier,
+        "tier": organization.effective_tier,
         "status": organization.subscription_status or None,
         "has_subscription": bool(organization.stripe_subscription_id),
         "current_period_end": organization.current_period_end,

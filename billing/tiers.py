@@ -1,9 +1,11 @@
 """Subscription tiers and their limits: the one place these numbers live."""
 
 from dataclasses import asdict, dataclass
+from datetime import datetime
 from decimal import Decimal
 
 from django.db import models
+from django.utils import timezone
 
 
 class SubscriptionTier(models.TextChoices):
@@ -47,3 +49,13 @@ TIER_LIMITS: dict[SubscriptionTier, TierLimits] = {
         debates_per_month=None, users=None, api_access=True, all_agents=True, price_monthly_usd=Decimal("999.00")
     ),
 }
+
+
+def tier_in_force(tier: str, grace_until: datetime | None, *, now: datetime | None = None) -> SubscriptionTier:
+    """Return the tier an organization gets now: FREE once the grace period after a failed payment has run out.
+
+    The stored tier follows later (the grace sweep and Stripe's webhooks write it); reads never have to.
+    """
+    if grace_until is not None and grace_until <= (now or timezone.now()):
+        return SubscriptionTier.FREE
+    return SubscriptionTier(tier)

@@ -62,7 +62,7 @@ class UsageMonthlyAdmin(ReadOnlyAdmin):
 
     @admin.display(description="Tier", ordering="organization__tier")
     def tier(self, obj: UsageMonthly) -> str:
-        return obj.organization.get_tier_display()
+        return obj.organization.effective_tier.label
 
     def changelist_view(self, request: HttpRequest, extra_context: dict | None = None) -> Any:
         response = super().changelist_view(request, extra_context=extra_context)

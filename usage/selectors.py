@@ -135,7 +135,7 @@ def cost_summary(*, organization: Organization, now: datetime | None = None) -> 
         "debates_used": used,
         "debates_limit": debates_limit,
         "debates_remaining": None if debates_limit is None else max(debates_limit - used, 0),
-        "tier": organization.tier,
+        "tier": organization.effective_tier,
     }
 
 

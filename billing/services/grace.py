@@ -101,13 +101,6 @@ def organization_grace_expire(*, organization: Organization) -> bool:
     return True
 
 
-def organization_grace_enforce(*, organization: Organization) -> bool:
-    """The check on access: expire the grace period if it has run out (cheap when it has not)."""
-    if organization.tier == SubscriptionTier.FREE or not grace_has_expired(organization):
-        return False
-    return organization_grace_expire(organization=organization)
-
-
 @transaction.atomic
 def organization_grace_remind(*, organization: Organization) -> bool:
     """Send the one "grace period ending" reminder when the end is near; False if not due or already sent."""

@@ -1,4 +1,4 @@
-"""Grace expiry (command and check on access), reminders, reconciliation, and the test schema of dj-stripe."""
+"""Grace expiry (the tier in force, the sweep command), reminders, reconciliation, and the test schema of dj-stripe."""
 
 from __future__ import annotations
 
@@ -70,17 +70,21 @@ def test_grace_command_reminds_once_then_downgrades_once(fake_stripe, notify, se
     ]
 
 
-def test_expired_grace_is_enforced_on_access(fake_stripe, notify):
+def test_expired_grace_shows_the_free_tier_at_once_and_the_sweep_alone_downgrades(fake_stripe, notify):
     s = subscribed_organization(fake_stripe)
     grace_until = _failed_payment(fake_stripe, s)
 
     with time_machine.travel(grace_until + timedelta(hours=1)):
         body = client_for(s.admin).get("/api/billing/subscription").json()
         again = client_for(s.admin).get("/api/billing/subscription").json()
+        s.org.refresh_from_db()
+        assert s.org.tier == "professional" and "downgraded" not in _kinds(s.org)
+        call_command("billing_grace", stdout=StringIO())
 
     assert body["tier"] == again["tier"] == "free"
     assert body["limits"]["debates_per_month"] == 10
-    assert _kinds(s.org).count("downgraded") == 1
+    s.org.refresh_from_db()
+    assert s.org.tier == "free" and _kinds(s.org).count("downgraded") == 1
 
 
 def test_subscription_update_after_expired_grace_does_not_restore_the_tier(fake_stripe, notify):

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from accounts.models import Organization
 from aragora_site.errors import ServiceError
-from billing.services.grace import organization_grace_enforce
 from usage.models import Budget
 from usage.money import money_str
 from usage.selectors import period_spend
@@ -32,7 +31,6 @@ def _budget_refuse_if_spent(org: Organization, budget: Budget | None) -> None:
 
 def debates_consume(org: Organization, count: int, budget: Budget | None) -> None:
     """Take `count` debates from this period's quota, or raise (the caller's transaction undoes partial takes)."""
-    organization_grace_enforce(organization=org)  # a lapsed grace period's limits apply from now
     _budget_refuse_if_spent(org, budget)
     org.period_rollover()
     limit = org.limits.debates_per_month
@@ -47,7 +45,7 @@ def _quota_refuse(org: Organization, count: int) -> None:
     remaining = max((limit or 0) - org.debates_used, 0)
     needed = "a debate" if count == 1 else f"{count} debates"
     raise QuotaExceeded(
-        f"The {org.get_tier_display()} tier includes {limit} debates a month and {remaining} remain; "
+        f"The {org.effective_tier.label} tier includes {limit} debates a month and {remaining} remain; "
         f"recording {needed} needs an upgrade or the next period.",
         code="quota_exceeded",
     )
