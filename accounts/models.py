@@ -3,10 +3,9 @@
 from __future__ import annotations
 
 import uuid
-from datetime import date
 from typing import Any
 
-from django.contrib.auth.base_user import AbstractBaseUser, BaseUserManager
+from django.contrib.auth.base_user import AbstractBaseUser
 from django.contrib.auth.models import PermissionsMixin
 from django.db import models
 from django.db.models import F, Q
@@ -15,6 +14,7 @@ from django.utils import timezone
 from django.utils.text import slugify
 
 from accounts.keys import api_key_lookup_prefix, api_key_new, hash_api_key
+from accounts.managers import OrganizationQuerySet, UserManager, forget_generations
 from billing.tiers import TIER_LIMITS, SubscriptionTier, TierLimits, tier_in_force
 from usage.periods import current_period_start
 
@@ -32,17 +32,6 @@ def generate_slug(name: str) -> str:
 class Role(models.TextChoices):
     ADMIN = "admin", "Admin"
     MEMBER = "member", "Member"
-
-
-class OrganizationQuerySet(models.QuerySet):
-    def start_period(self, start: date) -> int:
-        """Start the usage period beginning on `start` for these organizations: debates used go back to zero."""
-        return self.update(debates_used=0, period_start=start, updated_at=timezone.now())
-
-    def period_rollover(self) -> int:
-        """Move every organization still in an older period to the current one (one conditional UPDATE)."""
-        start = current_period_start()
-        return self.filter(period_start__lt=start).start_period(start)
 
 
 class Organization(models.Model):
@@ -188,24 +177,8 @@ class Organization(models.Model):
         }
 
 
-class UserManager(BaseUserManager):
-    use_in_migrations = True
-
-    def get_by_natural_key(self, username: str) -> User:
-        return self.get(email__iexact=username)
-
-    def create_user(self, email: str, password: str | None = None, **extra: Any) -> User:
-        if not email:
-            raise ValueError("An e-mail address is required.")
-        user = self.model(email=self.normalize_email(email).lower(), **extra)
-        user.set_password(password)
-        user.save(using=self._db)
-        return user
-
-    def create_superuser(self, email: str, password: str | None = None, **extra: Any) -> User:
-        extra.setdefault("is_staff", True)
-        extra.setdefault("is_superuser", True)
-        return self.create_user(email, password, **extra)
+_CLAIM_FIELDS = ("role", "organization_id", "is_active", "password")
+_COLUMN = {"organization": "organization_id"}
 
 
 class User(AbstractBaseUser, PermissionsMixin):
@@ -240,9 +213,39 @@ class User(AbstractBaseUser, PermissionsMixin):
     def __str__(self) -> str:
         return self.email
 
+    @classmethod
+    def from_db(cls, db: str, field_names: Any, values: Any) -> User:
+        user = super().from_db(db, field_names, values)
+        user._loaded_claims = user._claims()
+        return user
+
+    def _claims(self) -> dict[str, Any]:
+        """The loaded fields a token of this user depends on (see accounts.managers)."""
+        return {name: self.__dict__[name] for name in _CLAIM_FIELDS if name in self.__dict__}
+
+    def _claims_changed(self, update_fields: Any) -> bool:
+        before = getattr(self, "_loaded_claims", None)
+        if before is None:  # a new user: no token exists yet
+            return False
+        now = self._claims()
+        saved = set(now) if update_fields is None else {_COLUMN.get(f, f) for f in update_fields} & set(now)
+        # A field loaded only after the instance was read cannot be compared: count it as changed.
+        return any(name not in before or before[name] != now[name] for name in saved)
+
     def save(self, *args: Any, **kwargs: Any) -> None:
         self.email = (self.email or "").strip().lower()
+        update_fields = kwargs.get("update_fields")
+        ends_sessions = self._claims_changed(update_fields)
+        if ends_sessions:
+            self.token_generation = F("token_generation") + 1
+            self.tokens_revoked_at = timezone.now()
+            if update_fields is not None:
+                kwargs["update_fields"] = {*update_fields, "token_generation", "tokens_revoked_at"}
         super().save(*args, **kwargs)
+        if ends_sessions:
+            self.refresh_from_db(fields=["token_generation"])
+            forget_generations([self.pk])
+        self._loaded_claims = self._claims()
 
     @property
     def org_id(self) -> str | None:

@@ -14,14 +14,12 @@ from typing import Any
 
 from django.conf import settings
 from django.db import transaction
-from django.db.models import F
 from django.utils import timezone
 
 from accounts.models import RevokedToken, User
-from accounts.revocation_cache import revocation_cache
+from accounts.revocation_cache import generation_key, revocation_cache
 
 _JTI_KEY = "auth:jti:{}"
-_GEN_KEY = "auth:gen:{}"
 _MAX_CACHE_SECONDS = 7 * 24 * 3600
 NO_GENERATION = -1  # the generation of unknown, deleted and inactive users: no real token carries it
 
@@ -58,13 +56,13 @@ def _generation_from_db(user_id: str) -> int:
 def current_generation(user_id: str, *, synced: bool = False) -> int:
     """Return the user's token generation (NO_GENERATION for unknown or inactive users)."""
     return revocation_cache.get(
-        _GEN_KEY.format(user_id), lambda: _generation_from_db(user_id), _MAX_CACHE_SECONDS, synced=synced
+        generation_key(user_id), lambda: _generation_from_db(user_id), _MAX_CACHE_SECONDS, synced=synced
     )
 
 
 def forget_user(user_id: str) -> None:
     """Drop every cached generation of a user (after revoke-all, deactivation or deletion)."""
-    revocation_cache.changed(delete=(_GEN_KEY.format(user_id),))
+    revocation_cache.changed(delete=(generation_key(user_id),))
 
 
 def revoke_token(
@@ -105,9 +103,7 @@ def revoke_all_for_user(user_id: str, reason: str = "") -> int:
     user_pk = _as_uuid(user_id)
     if user_pk is None:
         return 0
-    User.objects.filter(pk=user_pk).update(token_generation=F("token_generation") + 1, tokens_revoked_at=timezone.now())
-    forget_user(str(user_pk))
-    transaction.on_commit(lambda: forget_user(str(user_pk)))
+    User.objects.filter(pk=user_pk).end_sessions()
     return _generation_from_db(str(user_pk))
 
 

@@ -26,6 +26,7 @@ from django.core.cache import cache
 from aragora_site.caches import process_cache
 
 _EPOCH_KEY = "auth:epoch"
+_GENERATION_KEY = "auth:gen:{}"
 _FILE_EPOCH_MAX = 64 * 1024
 
 
@@ -213,4 +214,11 @@ class RevocationCache:
 
 
 revocation_cache = RevocationCache()
+
+
+def generation_key(user_id: Any) -> str:
+    """The cache key of a user's token generation."""
+    return _GENERATION_KEY.format(user_id)
+
+
 process_cache("revocation answers and epoch source")(revocation_cache.reset)

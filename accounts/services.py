@@ -94,18 +94,16 @@ def user_change_password(*, user: User, old_password: str, new_password: str) ->
         raise ServiceError("The current password is wrong.", code="invalid_credentials", status=400)
     validate_password(new_password, user=user)
     user.set_password(new_password)
-    user.save(update_fields=["password"])
-    revocation.revoke_all_for_user(str(user.id), reason="password_changed")
+    user.save(update_fields=["password"])  # a new password hash ends every session (accounts.managers)
     return tokens.token_pair_for_user(user)
 
 
 @transaction.atomic
 def user_deactivate(*, user: User, reason: str = "deactivated") -> None:
     """Disable the account: every token and the API key stop working at once."""
-    User.objects.filter(pk=user.pk).update(is_active=False)
+    User.objects.filter(pk=user.pk).update(is_active=False)  # ends every session (accounts.managers)
     user.is_active = False
     user.revoke_api_key()
-    revocation.revoke_all_for_user(str(user.id), reason=reason)
 
 
 # ---------------------------------------------------------------------------
@@ -221,9 +219,8 @@ def organization_member_remove(*, organization: Organization, user_id: Any, acti
         raise ServiceError("The owner cannot be removed.", code="cannot_remove_owner", status=400)
     member.organization = None
     member.role = Role.MEMBER
-    member.save(update_fields=["organization", "role"])
+    member.save(update_fields=["organization", "role"])  # ends every session (accounts.managers)
     member.revoke_api_key()
-    revocation.revoke_all_for_user(str(member.pk), reason="removed_from_organization")
 
 
 # ---------------------------------------------------------------------------

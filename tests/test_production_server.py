@@ -9,10 +9,12 @@ from pathlib import Path
 import pytest
 import requests
 
+from tests.html_forms import form_fields
 from tests.servers import free_port, wait_for_http
 
 ROOT = Path(__file__).resolve().parent.parent
 STRONG = "a-long-and-unusual-passphrase-42"
+STAFF = {"ARAGORA_ADMIN_EMAIL": "ops@example.com", "ARAGORA_ADMIN_PASSWORD": "an-operators-passphrase-31"}
 
 
 @pytest.fixture(scope="module")
@@ -23,8 +25,11 @@ def server(tmp_path_factory):
     env.update(
         ARAGORA_DATA_DIR=str(data_dir), ARAGORA_STATIC_ROOT=str(data_dir / "static"), DEBUG="0", PYTHONPATH=str(ROOT)
     )
-    for command in (["migrate", "--noinput", "-v0"], ["collectstatic", "--noinput", "-v0"]):
-        subprocess.run([sys.executable, "manage.py", *command], cwd=ROOT, env=env, check=True, timeout=300)  # noqa: S603
+    setup = (["migrate", "--noinput", "-v0"], ["collectstatic", "--noinput", "-v0"], ["bootstrap_demo"])
+    for command in setup:
+        subprocess.run(  # noqa: S603
+            [sys.executable, "manage.py", *command], cwd=ROOT, env={**env, **STAFF}, check=True, timeout=300
+        )
     port = free_port()
     proc = subprocess.Popen(  # noqa: S603
         [sys.executable, "-m", "gunicorn", "aragora_site.wsgi", "--bind", f"127.0.0.1:{port}", "--workers", "3"],
@@ -44,12 +49,12 @@ def server(tmp_path_factory):
     proc.wait(timeout=30)
 
 
-def _me_statuses(base, token, n=60):
-    """GET /api/auth/me n times from 12 concurrent clients, so that every worker serves some of them."""
+def _me_statuses(base, token, n=60, path="/api/auth/me"):
+    """GET `path` n times from 12 concurrent clients, so that every worker serves some of them."""
 
     def one(_):
         with requests.Session() as session:
-            return session.get(f"{base}/api/auth/me", headers={"Authorization": f"Bearer {token}"}, timeout=10)
+            return session.get(f"{base}{path}", headers={"Authorization": f"Bearer {token}"}, timeout=30)
 
     with ThreadPoolExecutor(max_workers=12) as pool:
         return [res.status_code for res in pool.map(one, range(n))]
@@ -72,6 +77,35 @@ def test_logout_is_seen_by_every_gunicorn_worker_at_once(server):
     )
     assert out.status_code == 200
     assert set(_me_statuses(server, tokens["access_token"])) == {401}
+
+
+def _staff_session(base: str) -> requests.Session:
+    browser = requests.Session()
+    login = form_fields(browser.get(f"{base}/admin/login/", timeout=30).text, "login-form")
+    login.update(username=STAFF["ARAGORA_ADMIN_EMAIL"], password=STAFF["ARAGORA_ADMIN_PASSWORD"])
+    res = browser.post(f"{base}/admin/login/?next=/admin/", data=login, timeout=30)
+    assert res.status_code == 200 and "/admin/logout/" in res.text, res.text[:500]
+    return browser
+
+
+def test_an_admin_demoted_in_django_admin_is_refused_by_every_worker_at_once(server):
+    res = requests.post(
+        f"{server}/api/auth/register",
+        json={"email": "demoted@example.com", "password": STRONG, "name": "D"},
+        timeout=30,
+    )
+    assert res.status_code == 201, res.text
+    token, user_id = res.json()["access_token"], res.json()["user"]["id"]
+    assert set(_me_statuses(server, token, path="/api/org")) == {200}  # every worker now trusts the token
+
+    browser = _staff_session(server)
+    url = f"{server}/admin/accounts/user/{user_id}/change/"
+    form = form_fields(browser.get(url, timeout=30).text, "user_form")
+    assert form["role"] == "admin"
+    form["role"] = "member"
+    assert browser.post(url, data=form, timeout=30, allow_redirects=False).status_code == 302
+
+    assert set(_me_statuses(server, token, path="/api/org")) == {401}
 
 
 def test_login_throttling_is_shared_by_the_workers(server):
