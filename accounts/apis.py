@@ -118,8 +118,7 @@ class RegisterApi(PublicAPIView):
     def post(self, request: Request) -> Response:
         data = self.InputSerializer(data=request.data)
         data.is_valid(raise_exception=True)
-        user = services.user_register(**data.validated_data)
-        pair = tokens.token_pair_for_user(user)
+        user, pair = services.user_register_with_tokens(**data.validated_data)
         body = {
             "user": UserSerializer(user).data,
             "organization": OrganizationSerializer(user.organization).data,

@@ -353,18 +353,22 @@ class IssuedRefreshToken(models.Model):
         return self.jti
 
 
-class LoginFailure(models.Model):
-    """A failed login, counted per e-mail and per client address for throttling."""
+class LoginThrottle(models.Model):
+    """Failed sign-ins in the current window, for one (account, address) pair, one account or one address."""
 
-    email = models.CharField(max_length=254)
-    ip_address = models.GenericIPAddressField(null=True, blank=True)
-    created_at = models.DateTimeField(default=timezone.now)
+    class Scope(models.TextChoices):
+        PAIR = "pair", "Account and address"
+        ACCOUNT = "account", "Account"
+        ADDRESS = "address", "Address"
+
+    scope = models.CharField(max_length=8, choices=Scope.choices)
+    key = models.CharField(max_length=320, help_text="The e-mail, the address, or both as e-mail|address.")
+    failures = models.PositiveIntegerField(default=0)
+    window_started_at = models.DateTimeField(db_index=True)
+    last_failure_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
-        indexes = [
-            models.Index(fields=["email", "created_at"], name="loginfail_email_idx"),
-            models.Index(fields=["ip_address", "created_at"], name="loginfail_ip_idx"),
-        ]
+        constraints = [models.UniqueConstraint(fields=["scope", "key"], name="login_throttle_scope_key_unique")]
 
     def __str__(self) -> str:
-        return f"{self.email} from {self.ip_address}"
+        return f"{self.scope} {self.key}: {self.failures}"

@@ -8,7 +8,6 @@ from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
 
-from django.conf import settings
 from django.contrib.auth.hashers import check_password, make_password
 from django.contrib.auth.password_validation import validate_password
 from django.db import IntegrityError, connection, transaction
@@ -17,17 +16,14 @@ from django.utils import timezone
 
 from accounts import revocation, tokens
 from accounts.keys import api_key_is_well_formed, api_key_lookup_prefix, hash_api_key
-from accounts.models import IssuedRefreshToken, LoginFailure, Organization, RevokedToken, Role, User, generate_slug
+from accounts.models import IssuedRefreshToken, Organization, RevokedToken, Role, User, generate_slug
+from accounts.throttling import login_attempt_begin, login_attempt_end, login_throttles_cleanup
 from aragora_site.db import db_datetime
 from aragora_site.errors import ServiceError
 from billing.tiers import TIER_LIMITS, tier_in_force
 
 API_KEY_TOUCH_INTERVAL = timedelta(minutes=5)
 _DUMMY_PASSWORD_HASH: str | None = None
-
-
-class LoginThrottled(ServiceError):
-    status = 429
 
 
 # ---------------------------------------------------------------------------
@@ -55,13 +51,11 @@ def user_register(*, email: str, password: str, name: str = "", organization_nam
     return user
 
 
-def _login_is_throttled(*, email: str, ip_address: str | None) -> bool:
-    since = timezone.now() - timedelta(minutes=settings.ARAGORA_LOGIN_WINDOW_MINUTES)
-    limit = settings.ARAGORA_LOGIN_MAX_FAILURES
-    recent = LoginFailure.objects.filter(created_at__gte=since)
-    if recent.filter(email=email).count() >= limit:
-        return True
-    return ip_address is not None and recent.filter(ip_address=ip_address).count() >= limit
+@transaction.atomic
+def user_register_with_tokens(**fields: str) -> tuple[User, tokens.TokenPair]:
+    """Register (see user_register) and issue the first token pair, all or nothing: a failure leaves no account."""
+    user = user_register(**fields)
+    return user, tokens.token_pair_for_user(user)
 
 
 def _dummy_hash() -> str:
@@ -74,16 +68,15 @@ def _dummy_hash() -> str:
 def user_login(*, email: str, password: str, ip_address: str | None) -> User:
     """Return the user for these credentials, or raise (401 for bad credentials, 429 when throttled)."""
     email = email.strip().lower()
-    if _login_is_throttled(email=email, ip_address=ip_address):
-        raise LoginThrottled("Too many failed logins; try again later.", code="too_many_attempts")
+    attempt = login_attempt_begin(email=email, ip_address=ip_address)  # LoginThrottled (429) when over a limit
     user = User.objects.filter(email=email).first()
     if user is None:
         check_password(password, _dummy_hash())  # same work as a real check: no timing oracle
     elif user.is_active and user.verify_password(password):
-        LoginFailure.objects.filter(email=email).delete()
+        login_attempt_end(attempt, succeeded=True)
         User.objects.filter(pk=user.pk).update(last_login=timezone.now())
         return user
-    LoginFailure.objects.create(email=email, ip_address=ip_address)
+    login_attempt_end(attempt, succeeded=False)
     raise ServiceError("Invalid e-mail or password.", code="invalid_credentials", status=401)
 
 
@@ -246,9 +239,8 @@ def token_revoke(*, token: str, reason: str, acting_user_id: str, acting_is_staf
 def auth_records_cleanup() -> dict[str, int]:
     """Delete revocations, refresh-token records and login failures that can no longer matter."""
     now = timezone.now()
-    window = timedelta(minutes=settings.ARAGORA_LOGIN_WINDOW_MINUTES)
     return {
         "revoked_tokens": RevokedToken.objects.filter(expires_at__lt=now).delete()[0],
         "refresh_tokens": IssuedRefreshToken.objects.filter(expires_at__lt=now).delete()[0],
-        "login_failures": LoginFailure.objects.filter(created_at__lt=now - window).delete()[0],
+        "login_throttles": login_throttles_cleanup(),
     }

@@ -2,6 +2,7 @@ from pathlib import Path
 
 from django.apps import AppConfig
 from django.conf import settings
+from django.contrib.admin.apps import AdminConfig
 
 
 class SiteConfig(AppConfig):
@@ -12,3 +13,7 @@ class SiteConfig(AppConfig):
         # The SQLite database, the file cache and collected static files live in these folders.
         for folder in (settings.DATA_DIR, Path(settings.STATIC_ROOT)):
             Path(folder).mkdir(parents=True, exist_ok=True)
+
+
+class AragoraAdminConfig(AdminConfig):
+    default_site = "aragora_site.admin_site.AragoraAdminSite"

@@ -1,13 +1,21 @@
-"""The service's refusals (`ServiceError`) and the one JSON error shape of the API:
-{"detail": ..., "code": ..., "errors"?: {...}}."""
+"""The service's refusals (`ServiceError`), infrastructure faults, and the one JSON error shape of the API:
+{"detail": ..., "code": ..., "errors"?: {...}}.
+
+Faults of the database, the disk or the cache are not the client's doing and not a bug: they answer 503 with a
+stable code and `Retry-After`, on the API (JSON) and on pages (HTML) alike.
+"""
 
 from __future__ import annotations
 
+import errno
+import sys
+from dataclasses import dataclass
 from typing import Any
 
 from django.core.exceptions import ValidationError as DjangoValidationError
-from django.db import OperationalError
+from django.db import InterfaceError, OperationalError
 from django.http import HttpResponse, JsonResponse
+from django.template.loader import render_to_string
 from django.views import defaults
 from rest_framework import exceptions, status
 from rest_framework.response import Response
@@ -18,6 +26,7 @@ class ServiceError(Exception):
     """A refused operation; `code` is the stable error code shown to API clients."""
 
     status = 400
+    retry_after: int | None = None  # seconds, sent as Retry-After
 
     def __init__(self, message: str, *, code: str, status: int | None = None) -> None:
         super().__init__(message)
@@ -25,6 +34,69 @@ class ServiceError(Exception):
         self.code = code
         if status is not None:
             self.status = status
+
+
+@dataclass(frozen=True)
+class Fault:
+    """An infrastructure fault as the client sees it: 503, a stable code, when to retry."""
+
+    code: str
+    detail: str
+    retry_after: int
+
+
+BUSY = Fault("database_busy", "The database is busy; retry shortly.", 1)
+STORAGE_FULL = Fault("storage_full", "The service's storage is full; retry later.", 60)
+DATABASE_UNAVAILABLE = Fault("database_unavailable", "The database cannot be reached; retry shortly.", 5)
+CACHE_UNAVAILABLE = Fault("cache_unavailable", "The shared cache cannot be reached; retry shortly.", 5)
+
+_BUSY_TEXT = ("database is locked", "deadlock detected", "could not serialize access")
+_FULL_TEXT = ("database or disk is full", "no space left on device", "disk full")
+_UNREACHABLE_TEXT = (
+    "connection",
+    "could not connect",
+    "not currently accepting connections",
+    "the database system is",
+    "unable to open database file",
+    "timeout expired",
+    "server closed",
+)
+
+
+def _cache_error_types() -> tuple[type[BaseException], ...]:
+    from django_redis.exceptions import ConnectionInterrupted
+    from redis.exceptions import ConnectionError as RedisConnectionError
+    from redis.exceptions import TimeoutError as RedisTimeoutError
+
+    return ConnectionInterrupted, RedisConnectionError, RedisTimeoutError
+
+
+def classify_fault(exc: BaseException) -> Fault | None:
+    """Return the infrastructure fault behind `exc`, or None when it is something else (a bug: 500)."""
+    if isinstance(exc, OSError) and exc.errno in (errno.ENOSPC, errno.EDQUOT):
+        return STORAGE_FULL
+    if isinstance(exc, _cache_error_types()):
+        return CACHE_UNAVAILABLE
+    if not isinstance(exc, OperationalError | InterfaceError):
+        return None
+    text = str(exc).lower()
+    if any(marker in text for marker in _BUSY_TEXT):
+        return BUSY
+    if any(marker in text for marker in _FULL_TEXT):
+        return STORAGE_FULL
+    if isinstance(exc, InterfaceError) or any(marker in text for marker in _UNREACHABLE_TEXT):
+        return DATABASE_UNAVAILABLE
+    return None
+
+
+def _fault_response(request: Any, fault: Fault) -> HttpResponse:
+    if request.path.startswith("/api/"):
+        response: HttpResponse = JsonResponse({"detail": fault.detail, "code": fault.code}, status=503)
+    else:
+        page = render_to_string("503.html", {"fault": fault})
+        response = HttpResponse(page, status=503, content_type="text/html; charset=utf-8")
+    response["Retry-After"] = str(fault.retry_after)
+    return response
 
 
 def _first_code(detail: Any) -> str:
@@ -36,21 +108,18 @@ def _first_code(detail: Any) -> str:
     return getattr(detail, "code", None) or "invalid"
 
 
-_RETRYABLE_DB_ERRORS = ("database is locked", "deadlock detected", "could not serialize access")
-
-
-def _is_retryable_db_error(exc: Exception) -> bool:
-    return isinstance(exc, OperationalError) and any(text in str(exc).lower() for text in _RETRYABLE_DB_ERRORS)
-
-
 def exception_handler(exc: Exception, context: dict) -> Response | None:
     """Render every API error as JSON with a stable `code`."""
-    if _is_retryable_db_error(exc):  # contention, not a fault: nothing was written, the client may retry
-        busy = Response({"detail": "The database is busy; retry shortly.", "code": "database_busy"}, status=503)
-        busy["Retry-After"] = "1"
-        return busy
+    fault = classify_fault(exc)
+    if fault is not None:
+        response = Response({"detail": fault.detail, "code": fault.code}, status=503)
+        response["Retry-After"] = str(fault.retry_after)
+        return response
     if isinstance(exc, ServiceError):
-        return Response({"detail": exc.message, "code": exc.code}, status=exc.status)
+        response = Response({"detail": exc.message, "code": exc.code}, status=exc.status)
+        if exc.retry_after is not None:
+            response["Retry-After"] = str(exc.retry_after)
+        return response
     if isinstance(exc, DjangoValidationError):
         exc = exceptions.ValidationError({"non_field_errors": exc.messages})
     response = drf_exception_handler(exc, context)
@@ -75,6 +144,10 @@ def handler404(request: Any, exception: Exception | None = None) -> HttpResponse
 
 
 def handler500(request: Any) -> HttpResponse:
+    """A fault of the infrastructure is a 503 with Retry-After; anything else a 500 (JSON on the API)."""
+    fault = classify_fault(sys.exc_info()[1]) if sys.exc_info()[1] is not None else None
+    if fault is not None:
+        return _fault_response(request, fault)
     if request.path.startswith("/api/"):
         return JsonResponse(
             {"detail": "Internal error; it has been logged.", "code": "server_error"},

@@ -1,4 +1,4 @@
-"""GET /api/health: is the database and the cache answering?"""
+"""GET /api/health: do the database (a read and a write) and the cache answer?"""
 
 from __future__ import annotations
 
@@ -7,7 +7,8 @@ import uuid
 
 from django.conf import settings
 from django.core.cache import cache
-from django.db import connection
+from django.db import connection, transaction
+from django.utils import timezone
 from drf_spectacular.utils import extend_schema, inline_serializer
 from rest_framework import serializers
 from rest_framework.permissions import AllowAny
@@ -15,20 +16,24 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from aragora_site.errors import classify_fault
+from aragora_site.models import HealthProbe
+
 
 def _check(probe) -> dict:
     started = time.perf_counter()
     try:
         probe()
     except Exception as exc:
-        return {"ok": False, "error": type(exc).__name__}
+        fault = classify_fault(exc)
+        return {"ok": False, "error": fault.code if fault else type(exc).__name__}
     return {"ok": True, "latency_ms": round((time.perf_counter() - started) * 1000, 2)}
 
 
 def _database() -> None:
-    with connection.cursor() as cursor:
-        cursor.execute("SELECT 1")
-        cursor.fetchone()
+    """Read and write one row: a full disk lets reads through but refuses writes."""
+    with transaction.atomic():
+        HealthProbe.objects.update_or_create(pk=1, defaults={"written_at": timezone.now()})
 
 
 def _cache() -> None:
@@ -61,4 +66,7 @@ class HealthApi(APIView):
             "database": {"vendor": connection.vendor, **database},
             "cache": {"backend": settings.CACHES["default"]["BACKEND"].rsplit(".", 1)[-1], **cache_state},
         }
-        return Response(body, status=200 if healthy else 503)
+        response = Response(body, status=200 if healthy else 503)
+        if not healthy:
+            response["Retry-After"] = "5"
+        return response

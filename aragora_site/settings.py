@@ -51,7 +51,7 @@ USE_I18N = False
 
 INSTALLED_APPS = [
     "aragora_site.apps.SiteConfig",
-    "django.contrib.admin",
+    "aragora_site.apps.AragoraAdminConfig",
     "django.contrib.auth",
     "django.contrib.contenttypes",
     "django.contrib.sessions",
@@ -69,6 +69,8 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
+    "aragora_site.middleware.RequestSizeLimitMiddleware",
+    "aragora_site.middleware.ContentSecurityPolicyMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
@@ -164,9 +166,12 @@ LOGOUT_REDIRECT_URL = "login"
 ARAGORA_JWT_SECRET = _required_secret("ARAGORA_JWT_SECRET", min_bytes=32)
 ARAGORA_JWT_EXPIRY_HOURS = env.int("ARAGORA_JWT_EXPIRY_HOURS", default=24)
 ARAGORA_REFRESH_TOKEN_EXPIRY_DAYS = env.int("ARAGORA_REFRESH_TOKEN_EXPIRY_DAYS", default=30)
-# Login throttling: this many failures per e-mail or per client address within the window answer 429.
-ARAGORA_LOGIN_MAX_FAILURES = env.int("ARAGORA_LOGIN_MAX_FAILURES", default=5)
+# Sign-in throttling (accounts.throttling; the README explains the three limits), failures per window:
 ARAGORA_LOGIN_WINDOW_MINUTES = env.int("ARAGORA_LOGIN_WINDOW_MINUTES", default=15)
+ARAGORA_LOGIN_PAIR_FAILURES = env.int("ARAGORA_LOGIN_PAIR_FAILURES", default=5)  # free, per account and address
+ARAGORA_LOGIN_PAIR_DELAY_SECONDS = env.int("ARAGORA_LOGIN_PAIR_DELAY_SECONDS", default=60)  # then doubling
+ARAGORA_LOGIN_ACCOUNT_FAILURES = env.int("ARAGORA_LOGIN_ACCOUNT_FAILURES", default=20)
+ARAGORA_LOGIN_ADDRESS_FAILURES = env.int("ARAGORA_LOGIN_ADDRESS_FAILURES", default=100)
 # Number of reverse proxies in front of the service; 0 means REMOTE_ADDR is the client.
 ARAGORA_TRUSTED_PROXY_COUNT = env.int("ARAGORA_TRUSTED_PROXY_COUNT", default=0)
 
@@ -193,7 +198,7 @@ REST_FRAMEWORK = {
     ],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
     "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
-    "DEFAULT_PARSER_CLASSES": ["rest_framework.parsers.JSONParser"],
+    "DEFAULT_PARSER_CLASSES": ["aragora_site.parsers.JSONParser"],
     "DEFAULT_SCHEMA_CLASS": "aragora_site.schema.AutoSchema",
     "EXCEPTION_HANDLER": "aragora_site.errors.exception_handler",
     "UNAUTHENTICATED_USER": None,
@@ -291,10 +296,24 @@ STORAGES = {
     },
 }
 SESSION_COOKIE_HTTPONLY = True
-SESSION_COOKIE_SECURE = env.bool("SESSION_COOKIE_SECURE", default=False)
-CSRF_COOKIE_SECURE = env.bool("CSRF_COOKIE_SECURE", default=False)
 SECURE_CONTENT_TYPE_NOSNIFF = True
 X_FRAME_OPTIONS = "DENY"
+# Served over TLS (the default unless DEBUG): cookies only over HTTPS, and a year of HSTS on HTTPS responses.
+# scripts/serve.sh turns it off, because it serves plain HTTP on the loopback interface.
+ARAGORA_TLS = env.bool("ARAGORA_TLS", default=not DEBUG)
+SESSION_COOKIE_SECURE = CSRF_COOKIE_SECURE = ARAGORA_TLS
+SECURE_HSTS_SECONDS = 31_536_000 if ARAGORA_TLS else 0
+SECURE_HSTS_INCLUDE_SUBDOMAINS = env.bool("ARAGORA_HSTS_INCLUDE_SUBDOMAINS", default=False)
+# The header a TLS-terminating proxy sets, "Header-Name: value", e.g. "X-Forwarded-Proto: https".
+# Only set it when that proxy always sets (or strips) the header: otherwise clients could claim HTTPS.
+_proxy_ssl_header = env.str("ARAGORA_PROXY_SSL_HEADER", default="")
+if _proxy_ssl_header:
+    _name, _, _value = _proxy_ssl_header.partition(":")
+    if not _name.strip() or not _value.strip():
+        raise ImproperlyConfigured('ARAGORA_PROXY_SSL_HEADER must look like "X-Forwarded-Proto: https".')
+    SECURE_PROXY_SSL_HEADER = ("HTTP_" + _name.strip().upper().replace("-", "_"), _value.strip())
+# Hosts that checkout, cancel and portal return URLs may point to (empty: the ALLOWED_HOSTS).
+ARAGORA_REDIRECT_ALLOWED_HOSTS = env.list("ARAGORA_REDIRECT_ALLOWED_HOSTS", default=[])
 DATA_UPLOAD_MAX_MEMORY_SIZE = env.int("DATA_UPLOAD_MAX_MEMORY_SIZE", default=5 * 1024 * 1024)
 
 # ------------------------------------------------------------------------------

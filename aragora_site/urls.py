@@ -4,9 +4,6 @@ from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
 from aragora_site.health import HealthApi
 
-admin.site.site_header = "Aragora billing back office"
-admin.site.site_title = "Aragora admin"
-
 urlpatterns = [
     path("admin/", admin.site.urls),
     path("api/health", HealthApi.as_view(), name="health"),

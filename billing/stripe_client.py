@@ -186,8 +186,8 @@ def verify_webhook_signature(payload: bytes | str, signature: str | None) -> Web
 def _parse_event(body: str) -> WebhookEvent:
     try:
         raw = json.loads(body)
-    except ValueError as exc:
-        raise WebhookSignatureError("The body is not JSON.") from exc
+    except (ValueError, RecursionError) as exc:
+        raise WebhookSignatureError("The body is not JSON (or is nested too deeply).") from exc
     data = raw.get("data") if isinstance(raw, dict) else None
     obj = data.get("object") if isinstance(data, dict) else None
     if not (

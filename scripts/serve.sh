@@ -25,6 +25,8 @@ fi
 .venv/bin/python manage.py bootstrap_demo
 
 BIND=${ARAGORA_BIND:-127.0.0.1:8000}
+# This serves plain HTTP for local use; behind a TLS proxy in production leave ARAGORA_TLS on (the default).
+export ARAGORA_TLS=${ARAGORA_TLS:-false}
 echo "Serving on http://$BIND  (API /api/docs/, admin /admin/, dashboard /dashboard/)"
 exec .venv/bin/gunicorn aragora_site.wsgi --bind "$BIND" --workers "${WEB_CONCURRENCY:-2}" \
   --access-logfile - --forwarded-allow-ips "${FORWARDED_ALLOW_IPS:-127.0.0.1}"

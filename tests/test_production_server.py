@@ -23,7 +23,11 @@ def server(tmp_path_factory):
     unset = {"DATABASE_URL", "REDIS_URL", "DEBUG", "ARAGORA_STATICFILES_STORAGE"}  # production defaults
     env = {k: v for k, v in os.environ.items() if k not in unset}
     env.update(
-        ARAGORA_DATA_DIR=str(data_dir), ARAGORA_STATIC_ROOT=str(data_dir / "static"), DEBUG="0", PYTHONPATH=str(ROOT)
+        ARAGORA_DATA_DIR=str(data_dir),
+        ARAGORA_STATIC_ROOT=str(data_dir / "static"),
+        DEBUG="0",
+        ARAGORA_TLS="0",  # plain HTTP on loopback, like scripts/serve.sh
+        PYTHONPATH=str(ROOT),
     )
     setup = (["migrate", "--noinput", "-v0"], ["collectstatic", "--noinput", "-v0"], ["bootstrap_demo"])
     for command in setup:

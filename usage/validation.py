@@ -99,16 +99,17 @@ def _text_errors(value: Any, *, max_length: int, allow_blank: bool = True) -> li
 
 
 def _json_strings(value: Any) -> Iterator[str]:
-    """Yield every key and string value inside a JSON document."""
-    if isinstance(value, str):
-        yield value
-    elif isinstance(value, dict):
-        for key, item in value.items():
-            yield str(key)
-            yield from _json_strings(item)
-    elif isinstance(value, list):
-        for item in value:
-            yield from _json_strings(item)
+    """Yield every key and string value inside a JSON document (iteratively: any depth)."""
+    stack = [value]
+    while stack:
+        node = stack.pop()
+        if isinstance(node, str):
+            yield node
+        elif isinstance(node, dict):
+            yield from (str(key) for key in node)
+            stack.extend(node.values())
+        elif isinstance(node, list):
+            stack.extend(node)
 
 
 def _metadata_errors(value: Any) -> list[str]:
@@ -118,8 +119,8 @@ def _metadata_errors(value: Any) -> list[str]:
         return ["Must be a JSON object."]
     try:
         text = json.dumps(value, allow_nan=False, separators=(",", ":"), ensure_ascii=False)
-    except (TypeError, ValueError):
-        return ["Must be plain JSON (no NaN, Infinity or non-JSON values)."]
+    except (TypeError, ValueError, RecursionError):
+        return ["Must be plain JSON (no NaN, Infinity, non-JSON values or very deep nesting)."]
     # PostgreSQL's jsonb cannot hold NUL characters or lone surrogates: refuse them on every database.
     if any("\x00" in item or _SURROGATE.search(item) for item in _json_strings(value)):
         return ["May not contain NUL characters or lone UTF-16 surrogates."]

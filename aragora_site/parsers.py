@@ -1,0 +1,47 @@
+"""The API's JSON parser: DRF's, with a size limit and a nesting limit, so no body can cost a 500."""
+
+from __future__ import annotations
+
+import io
+from typing import Any
+
+from django.conf import settings
+from rest_framework import parsers, status
+from rest_framework.exceptions import APIException, ParseError
+
+MAX_DEPTH = 32  # JSON arrays and objects nested deeper than this are refused
+
+
+def _too_deep(document: Any, limit: int = MAX_DEPTH) -> bool:
+    """Return True when `document` nests arrays or objects more than `limit` deep (iteratively: no recursion)."""
+    stack = [(document, 1)]
+    while stack:
+        node, depth = stack.pop()
+        if depth > limit:
+            return True
+        children = node.values() if isinstance(node, dict) else node if isinstance(node, list) else ()
+        stack.extend((child, depth + 1) for child in children if isinstance(child, dict | list))
+    return False
+
+
+class RequestTooLarge(APIException):
+    status_code = status.HTTP_413_REQUEST_ENTITY_TOO_LARGE
+    default_detail = "The request body is too large."
+    default_code = "request_too_large"
+
+
+class JSONParser(parsers.JSONParser):
+    """Refuse bodies over DATA_UPLOAD_MAX_MEMORY_SIZE (413) and documents nested too deeply (400)."""
+
+    def parse(self, stream: Any, media_type: str | None = None, parser_context: dict | None = None) -> Any:
+        limit = settings.DATA_UPLOAD_MAX_MEMORY_SIZE
+        raw = stream.read(limit + 1) if stream is not None else b""
+        if limit is not None and len(raw) > limit:
+            raise RequestTooLarge(f"The request body is larger than {limit} bytes.")
+        try:
+            document = super().parse(io.BytesIO(raw), media_type, parser_context)
+        except RecursionError as exc:
+            raise ParseError(f"JSON parse error - nested more than {MAX_DEPTH} levels deep.") from exc
+        if _too_deep(document):
+            raise ParseError(f"JSON parse error - nested more than {MAX_DEPTH} levels deep.")
+        return document
