@@ -104,7 +104,18 @@ def user_deactivate(*, user: User, reason: str = "deactivated") -> None:
 # ---------------------------------------------------------------------------
 @transaction.atomic
 def api_key_rotate(*, user: User) -> str:
-    """Issue a new API key for the user (replacing the old one) and return it: shown once."""
+    """Issue a new API key for the user (replacing the old one) and return it: shown once.
+
+    Refused (403 api_access_not_in_tier) when the organization's tier in force has no API access: such a key
+    would never work.
+    """
+    organization = user.organization
+    if organization is None or not organization.limits.api_access:
+        raise ServiceError(
+            "API keys need a tier with API access (Professional or Enterprise); upgrade the organization first.",
+            code="api_access_not_in_tier",
+            status=403,
+        )
     for _ in range(5):
         try:
             with transaction.atomic():

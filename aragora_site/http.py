@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import ipaddress
 from typing import Any
+from urllib.parse import urlsplit
 
 from django.conf import settings
+from django.http.request import validate_host
 
 
 def header(request: Any, name: str) -> str:
@@ -37,3 +39,17 @@ def client_ip(request: Any) -> str | None:
         return str(ipaddress.ip_address(address)) if address else None
     except ValueError:
         return None
+
+
+def redirect_allowed(url: str) -> bool:
+    """Return True when `url` may be a return address: http(s) on a host of ARAGORA_REDIRECT_ALLOWED_HOSTS
+    (by default the ALLOWED_HOSTS), so that nobody can use this service to send users to a site of their own."""
+    try:
+        parts = urlsplit(url)
+        host = parts.hostname
+    except ValueError:
+        return False
+    if parts.scheme not in ("http", "https") or not host:
+        return False
+    allowed = settings.ARAGORA_REDIRECT_ALLOWED_HOSTS or settings.ALLOWED_HOSTS
+    return validate_host(host, allowed)

@@ -114,7 +114,12 @@ class CheckoutApi(APIView):
         request=InputSerializer,
         responses={
             201: inline_serializer(
-                "CheckoutSession", fields={"session_id": serializers.CharField(), "url": serializers.URLField()}
+                "CheckoutSession",
+                fields={
+                    "id": serializers.CharField(help_text="The Checkout session's id."),
+                    "url": serializers.URLField(help_text="Send the customer here to pay."),
+                    "session_id": serializers.CharField(help_text="The same id (kept for older clients)."),
+                },
             ),
             400: ERROR,
             403: ERROR,
@@ -129,7 +134,8 @@ class CheckoutApi(APIView):
         session = self_service.subscription_checkout_start(
             organization=_organization(request), client_key=_client_key(request), **data.validated_data
         )
-        return Response({"session_id": session.id, "url": session.url}, status=status.HTTP_201_CREATED)
+        body = {"id": session.id, "url": session.url, "session_id": session.id}
+        return Response(body, status=status.HTTP_201_CREATED)
 
 
 class SubscriptionApi(APIView):
@@ -239,6 +245,7 @@ class StripeWebhookApi(APIView):
             ),
             400: ERROR,
             500: ERROR,
+            503: ERROR,
         },
     )
     def post(self, request: Request) -> Response:
@@ -256,6 +263,10 @@ class StripeWebhookApi(APIView):
         meta = {"remote_ip": client_ip(request), "headers": {"Stripe-Signature": request.headers["Stripe-Signature"]}}
         try:
             result = webhooks.stripe_event_ingest(event=event, meta=meta)
+        except stripe_client.StripeConfigError as exc:
+            logger.error("Stripe event %s not processed: %s", event.id, exc)  # Stripe retries until configured
+            body = {"detail": f"Billing is not configured: {exc}", "code": "stripe_not_configured"}
+            return Response(body, status=503, headers={"Retry-After": "600"})
         except Exception:
             body = {"detail": "The event could not be processed; it will be retried.", "code": "processing_failed"}
             return Response(body, status=500)

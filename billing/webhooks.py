@@ -171,6 +171,10 @@ def subscription_changed(event: WebhookEvent) -> Result:
     )
     if org is None:
         return StripeEventOutcome.IGNORED, None
+    if org.stripe_subscription_event_at == event.created_at and org.stripe_subscription_id == info.id:
+        # Stripe stamps events in whole seconds and does not promise their order: of two events of one
+        # second, this one may be the older. Apply the subscription as Stripe has it now instead.
+        info = stripe_client.get_subscription(info.id)
     return subscriptions.organization_subscription_apply(organization=org, info=info, event_at=event.created_at), org
 
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Iterator
 from contextlib import contextmanager
+from urllib.parse import urlsplit
 
 import stripe
 from django.db import transaction
@@ -16,6 +17,7 @@ from django.utils import timezone
 
 from accounts.models import Organization
 from aragora_site.errors import ServiceError
+from aragora_site.http import redirect_allowed
 from billing import stripe_client
 from billing.models import StripeEventOutcome
 from billing.services.subscriptions import LIVE_STATUSES, organization_subscription_apply
@@ -44,6 +46,15 @@ def idempotency_key(
         return None
     digest = hashlib.sha256(f"{organization.pk}|{operation}|{detail}|{client_key}".encode()).hexdigest()
     return f"aragora-{operation}-{digest[:48]}"
+
+
+def _redirects_check(*urls: str) -> None:
+    for url in urls:
+        if not redirect_allowed(url):
+            raise ServiceError(
+                f"Return addresses must be on this service's hosts; {urlsplit(url).hostname or url!r} is not one.",
+                code="redirect_not_allowed",
+            )
 
 
 def _paid_tier(tier: str) -> SubscriptionTier:
@@ -75,6 +86,7 @@ def subscription_checkout_start(
 ) -> stripe_client.CheckoutSession:
     """Open a Checkout session in which the organization subscribes to a paid tier."""
     paid_tier = _paid_tier(tier)
+    _redirects_check(success_url, cancel_url)
     if _has_live_subscription(organization):
         raise ServiceError(
             "The organization already has a subscription; change its plan instead.",
@@ -139,6 +151,7 @@ def subscription_change(
 
 def portal_session_create(*, organization: Organization, return_url: str, client_key: str | None = None) -> str:
     """Open a Stripe billing-portal session for the organization's customer and return its URL."""
+    _redirects_check(return_url)
     if not organization.stripe_customer_id:
         raise ServiceError("The organization has no Stripe customer yet.", code="no_customer", status=409)
     with stripe_errors():

@@ -37,6 +37,16 @@ def test_api_key_is_refused_for_tiers_without_api_access(db):
 
 
 @pytest.mark.django_db
+@pytest.mark.parametrize("tier", [SubscriptionTier.FREE, SubscriptionTier.STARTER])
+def test_an_organization_without_api_access_is_refused_a_key_and_none_is_made(tier):
+    user = OrganizationFactory(tier=tier, admin=True).owner
+    res = client_for(user).post("/api/auth/api-key")
+    assert res.status_code == 403 and res.json()["code"] == "api_access_not_in_tier"
+    user.refresh_from_db()
+    assert not user.has_api_key
+
+
+@pytest.mark.django_db
 def test_revoked_rotated_and_forged_api_keys_are_refused(org_admin):
     old = org_admin.generate_api_key()
     new = org_admin.generate_api_key()

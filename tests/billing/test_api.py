@@ -46,7 +46,9 @@ def test_checkout_opens_a_subscription_session_for_the_callers_organization(fake
     )
 
     assert res.status_code == 201
-    assert res.json()["url"].startswith("https://checkout.stripe.com/") and res.json()["session_id"].startswith("cs_")
+    body = res.json()
+    assert body["url"].startswith("https://checkout.stripe.com/") and body["id"].startswith("cs_")
+    assert body["session_id"] == body["id"]
     (customer_call,) = fake_stripe.requests_to("POST", "/v1/customers")
     assert customer_call.params["metadata"] == {"org_id": str(org.pk), "djstripe_subscriber": str(org.pk)}
     (call,) = fake_stripe.requests_to("POST", "/v1/checkout/sessions")
@@ -58,6 +60,28 @@ def test_checkout_opens_a_subscription_session_for_the_callers_organization(fake
     org.refresh_from_db()
     assert call.params["customer"] == org.stripe_customer_id
     assert call.idempotency_key and customer_call.idempotency_key == f"aragora-customer-create-{org.pk}"
+
+
+@pytest.mark.parametrize(
+    ("path", "body"),
+    [
+        ("/api/billing/checkout", {"tier": "starter", **URLS, "success_url": "https://evil.example.net/ok"}),
+        ("/api/billing/checkout", {"tier": "starter", **URLS, "cancel_url": "http://app.example.com.evil.io/x"}),
+        ("/api/billing/portal", {"return_url": "https://phish.example/account"}),
+    ],
+)
+def test_return_addresses_outside_the_allowed_hosts_are_refused_before_stripe(fake_stripe, path, body):
+    org = OrganizationFactory(admin=True, stripe_customer_id="cus_allowed")
+    res = client_for(org.owner).post(path, body, format="json")
+    assert res.status_code == 400 and res.json()["code"] == "redirect_not_allowed"
+    assert fake_stripe.requests == []
+
+
+def test_return_addresses_on_allowed_subdomains_are_accepted(fake_stripe):
+    admin = OrganizationFactory(admin=True).owner
+    urls = {"success_url": "https://app.example.org/ok", "cancel_url": "https://www.example.org/no"}
+    res = client_for(admin).post("/api/billing/checkout", {"tier": "starter", **urls}, format="json")
+    assert res.status_code == 201
 
 
 def test_checkout_repeated_with_the_same_idempotency_key_opens_one_session(fake_stripe):
@@ -108,6 +132,7 @@ def test_non_json_body_and_bad_idempotency_key_are_4xx_json(fake_stripe):
 
 def test_checkout_answers_503_when_stripe_is_not_configured(settings, db):
     settings.STRIPE_SECRET_KEY = ""
+    settings.ARAGORA_REDIRECT_ALLOWED_HOSTS = ["app.example.com"]
     admin = OrganizationFactory(admin=True).owner
     res = client_for(admin).post("/api/billing/checkout", {"tier": "starter", **URLS}, format="json")
     assert res.status_code == 503 and res.json()["code"] == "stripe_not_configured"

@@ -195,6 +195,21 @@ def test_older_subscription_event_never_rolls_state_back(fake_stripe, notify):
     assert s.org.tier == "enterprise"
 
 
+def test_events_of_the_same_second_arriving_out_of_order_end_in_stripes_current_state(fake_stripe, notify):
+    s = subscribed_organization(fake_stripe, tier="starter")
+    now = int(time.time())
+    older = _change_price(fake_stripe, s.subscription, "professional")
+    newer = _change_price(fake_stripe, s.subscription, "enterprise")
+
+    deliver(fake_stripe.event("customer.subscription.updated", newer, created=now))
+    late = deliver(fake_stripe.event("customer.subscription.updated", older, created=now))
+
+    assert late.status_code == 200
+    s.org.refresh_from_db()
+    assert s.org.tier == "enterprise"
+    assert fake_stripe.requests_to("GET", f"/v1/subscriptions/{s.subscription['id']}")
+
+
 def test_older_payment_failure_after_a_payment_does_not_open_grace(fake_stripe, notify):
     s = subscribed_organization(fake_stripe)
     invoice = fake_stripe.add_invoice(subscription_id=s.subscription["id"], status="paid")
@@ -292,6 +307,15 @@ def test_webhook_without_configured_secret_is_refused_and_changes_nothing(fake_s
     settings.STRIPE_WEBHOOK_SECRET = ""
     res = deliver(fake_stripe.event("invoice.paid", {"id": "in_1", "object": "invoice"}))
     assert res.status_code == 400 and res.json()["code"] == "webhook_not_configured"
+    assert not StripeEventReceipt.objects.exists()
+
+
+def test_signatures_are_checked_with_the_webhook_secret_alone(fake_stripe, settings):
+    settings.STRIPE_SECRET_KEY = ""
+    forged = deliver(fake_stripe.event("invoice.paid", {"id": "in_1", "object": "invoice"}), secret="whsec_wrong")
+    assert forged.status_code == 400 and forged.json()["code"] == "invalid_signature"
+    genuine = deliver(fake_stripe.event("invoice.paid", {"id": "in_2", "object": "invoice"}))
+    assert genuine.status_code == 503 and genuine.json()["code"] == "stripe_not_configured" and genuine["Retry-After"]
     assert not StripeEventReceipt.objects.exists()
 
 

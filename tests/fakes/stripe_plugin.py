@@ -37,6 +37,7 @@ def fake_stripe(fake_stripe_server, settings) -> FakeStripe:
     settings.STRIPE_SECRET_KEY = SECRET_KEY
     settings.STRIPE_WEBHOOK_SECRET = WEBHOOK_SECRET
     settings.STRIPE_API_BASE = fake_stripe_server.url
+    settings.ARAGORA_REDIRECT_ALLOWED_HOSTS = ["app.example.com", ".example.org"]
     for tier, (price_id, amount) in PRICES.items():
         setattr(settings, f"STRIPE_PRICE_{tier.upper()}", price_id)
         fake_stripe_server.add_product_and_price(price_id=price_id, unit_amount=amount, name=f"Aragora {tier}")

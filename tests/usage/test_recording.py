@@ -285,6 +285,35 @@ def test_hard_budget_limit_blocks_debates_but_not_other_usage(org, tracker):
     assert org.debates_used == 0
 
 
+def test_hard_budget_refuses_the_debate_that_would_take_spend_past_it(org, tracker):
+    BudgetFactory(organization=org, monthly_budget_usd=Decimal("3.00"), hard_limit=True)
+    tracker.record_event(org.id, None, "agent_call", "openai", "gpt-4o", 1_160_000, 0)  # $2.90
+    with pytest.raises(BudgetExceeded):  # $0.24 more would make $3.14
+        tracker.record_event(org.id, None, "debate", "openai", "gpt-4o", 96_000, 0)
+    assert _monthly(org).total_cost == Decimal("2.90") and _monthly(org).debates == 0
+    tracker.record_event(org.id, None, "debate", "openai", "gpt-4o", 40_000, 0)  # $0.10: exactly the budget
+    with pytest.raises(BudgetExceeded):
+        tracker.record_event(org.id, None, "debate")
+    assert _monthly(org).total_cost == Decimal("3.00") and _monthly(org).debates == 1
+
+
+def test_a_back_dated_debate_counts_against_the_month_it_happened_in(free_org, tracker):
+    with time_machine.travel(datetime(2026, 8, 2, 9, 0, tzinfo=UTC), tick=False):
+        july = datetime(2026, 7, 31, 22, 0, tzinfo=UTC)
+        for _ in range(10):
+            tracker.record_event(free_org.id, None, "debate", occurred_at=july)
+        with pytest.raises(QuotaExceeded) as info:
+            tracker.record_event(free_org.id, None, "debate", occurred_at=july)
+        assert "2026-07" in info.value.message
+        for _ in range(10):
+            tracker.record_event(free_org.id, None, "debate")
+        with pytest.raises(QuotaExceeded):
+            tracker.record_event(free_org.id, None, "debate")
+        free_org.refresh_from_db()
+        months = dict(UsageMonthly.objects.filter(organization=free_org).values_list("month", "debates"))
+        assert months == {"2026-07": 10, "2026-08": 10} and free_org.debates_used == months["2026-08"]
+
+
 def test_soft_budget_does_not_block_debates(org, tracker):
     BudgetFactory(organization=org, monthly_budget_usd=Decimal("1.00"), hard_limit=False)
     tracker.record_event(org.id, None, "agent_call", "openai", "gpt-4o", 800_000, 0)

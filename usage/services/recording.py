@@ -13,7 +13,7 @@ from django.utils import timezone
 from accounts.models import Organization
 from aragora_site.errors import ServiceError
 from usage import pricing, rollups, storage
-from usage.models import MAX_EVENT_COST, MAX_ROLLUP_COST, MAX_ROLLUP_COUNT, UsageEvent, UsageEventType
+from usage.models import MAX_EVENT_COST, MAX_ROLLUP_COST, MAX_ROLLUP_COUNT, UsageEvent
 from usage.periods import current_period_start, month_key
 from usage.services.budgets import budget_alerts_check
 from usage.services.quota import debates_consume
@@ -157,9 +157,7 @@ def _is_out_of_range(exc: Exception) -> bool:
 def _record(organization: Organization, rows: list[PricedEvent]) -> RecordResult:
     plan, fresh = _idempotency_plan(organization, rows)
     budget = storage.budget_get(organization.pk)
-    debates = sum(1 for r in fresh if r.event_type == UsageEventType.DEBATE)
-    if debates:
-        debates_consume(organization, debates, budget)
+    debates_consume(organization, fresh, budget)
     storage.events_insert(fresh)
     month_totals = rollups.rollups_apply(organization_id=organization.pk, items=fresh)
     current = month_key(current_period_start())
