@@ -31,6 +31,7 @@ from usage.periods import (
 )
 
 COUNTERS = RollupCounters.COUNTERS
+PARTS = ("cache_read_tokens", "cache_write_tokens", "reasoning_tokens")
 CENT = Decimal("0.01")
 BREAKDOWNS = {"provider": ("provider",), "model": ("model",), "user": ("user_key",)}
 
@@ -65,7 +66,7 @@ def usage_summary(*, organization_id: uuid.UUID | str, start: date | datetime, e
 
     def breakdown(key: str) -> dict[str, dict[str, Any]]:
         return {
-            row[key]: {name: row[name] for name in ("events", "tokens_in", "tokens_out", "total_tokens")}
+            row[key]: {name: row[name] for name in ("events", "tokens_in", "tokens_out", "total_tokens", *PARTS)}
             | {"cost": row["total_cost"]}
             for row in _grouped(by_model, key)
         }
@@ -80,6 +81,7 @@ def usage_summary(*, organization_id: uuid.UUID | str, start: date | datetime, e
         "tokens_in": totals["tokens_in"],
         "tokens_out": totals["tokens_out"],
         "total_tokens": totals["total_tokens"],
+        **{name: totals[name] for name in PARTS},
         "total_cost": totals["total_cost"],
         "by_provider": breakdown("provider"),
         "by_model": breakdown("model"),
@@ -153,6 +155,7 @@ def cost_timeseries(*, organization_id: uuid.UUID, start: date, end: date, granu
 
 def _point(label: str, row: UsageDaily | None) -> dict[str, Any]:
     point: dict[str, Any] = {"period": label, "cost": Decimal(0), "tokens": 0, "debates": 0, "events": 0}
+    point.update(dict.fromkeys(PARTS, 0))
     if row is not None:
         _accumulate(point, row)
     return point
@@ -163,6 +166,8 @@ def _accumulate(point: dict[str, Any], row: UsageDaily) -> None:
     point["tokens"] += row.total_tokens
     point["debates"] += row.debates
     point["events"] += row.events
+    for name in PARTS:
+        point[name] += getattr(row, name)
 
 
 def cost_breakdown(*, organization: Organization, by: str, start: date, end: date) -> list[dict[str, Any]]:
@@ -181,6 +186,7 @@ def cost_breakdown(*, organization: Organization, by: str, start: date, end: dat
                 "tokens": item["total_tokens"],
                 "tokens_in": item["tokens_in"],
                 "tokens_out": item["tokens_out"],
+                **{name: item[name] for name in PARTS},
                 "events": item["events"],
                 "debates": item["debates"],
             }
