@@ -7,6 +7,7 @@ import threading
 from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal, localcontext
+from types import SimpleNamespace
 from typing import Any
 
 from django.db import connection
@@ -211,6 +212,13 @@ def _table_version() -> tuple:
         return tuple(cursor.fetchone())
 
 
+_UNPRICED_COLUMNS = {"display_name", "updated_at"}
+
+
+def _rows(columns: list[str]) -> list[tuple]:
+    return list(ModelPrice.objects.values_list(*columns))
+
+
 def price_table() -> PriceTable:
     """Return the current price table: cached, but re-read as soon as any price row is added, edited or removed."""
     global _cached
@@ -218,7 +226,9 @@ def price_table() -> PriceTable:
     cached = _cached
     if cached is not None and cached.version == version:
         return cached
-    prices = [Price.from_row(row) for row in ModelPrice.objects.all()]
+    # Plain rows, not model instances: the table holds thousands of prices and is read again after each change.
+    columns = [f.attname for f in ModelPrice._meta.concrete_fields if f.name not in _UNPRICED_COLUMNS]
+    prices = [Price.from_row(SimpleNamespace(**dict(zip(columns, row, strict=True)))) for row in _rows(columns)]
     table = PriceTable(version, prices)
     with _lock:
         _cached = table
