@@ -11,7 +11,7 @@ from decimal import Decimal
 from typing import Any, Protocol
 
 from django.db import connection, transaction
-from django.db.models import Count, Sum
+from django.db.models import Count, F, Sum, Value
 from django.db.models.functions import TruncDate, TruncMonth
 
 from aragora_site.db import db_uuid
@@ -246,3 +246,22 @@ def rollups_rebuild_month(*, organization_id: uuid.UUID, month: str) -> int:
     for model, rows in grouped.items():
         upsert(model, organization_id, rows)
     return total
+
+
+def rollups_adjust_cost(*, organization_id: uuid.UUID, items: Iterable[tuple[Countable, Decimal]]) -> None:
+    """Add each (event, cost delta) to the total cost of every rollup row the event counts in (deltas may be < 0).
+
+    An UPDATE, not the ingest upsert: the rows exist already, and a negative amount could never be inserted.
+    """
+    deltas: dict[type[RollupCounters], dict[tuple, Decimal]] = {model: defaultdict(Decimal) for model in ROLLUPS}
+    for item, delta in items:
+        user_key = str(item.user_id) if item.user_id else ""
+        for model, key in _keys(utc_day(item.created_at), item.provider, item.model, user_key).items():
+            deltas[model][key] += delta
+    for model, rows in deltas.items():
+        for key, delta in rows.items():
+            if delta:
+                match = dict(zip(ROLLUPS[model], key, strict=True))
+                model.objects.filter(organization_id=organization_id, **match).update(
+                    total_cost=F("total_cost") + Value(delta, output_field=_COST)
+                )

@@ -29,6 +29,7 @@ from usage.periods import (
     months_between,
     period_bounds,
 )
+from usage.pricing import Price, price_table
 
 COUNTERS = RollupCounters.COUNTERS
 PARTS = ("cache_read_tokens", "cache_write_tokens", "reasoning_tokens")
@@ -218,3 +219,10 @@ def period_spend(*, organization_id: uuid.UUID) -> Decimal:
     month = month_key(current_period_start())
     row = UsageMonthly.objects.filter(organization_id=organization_id, month=month).values_list("total_cost").first()
     return row[0] if row else Decimal(0)
+
+
+def prices_in_force(*, provider: str = "", model: str = "", at: datetime | None = None) -> list[Price]:
+    """Return the price in force per model (optionally one provider's, models containing `model`), by name."""
+    prices = price_table().in_force(at or timezone.now())
+    provider, model = provider.strip().lower(), model.strip().lower()
+    return [p for p in prices if (not provider or p.provider == provider) and model in p.model]

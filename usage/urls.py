@@ -4,6 +4,7 @@ from usage import apis
 
 urlpatterns = [
     path("usage/events", apis.UsageEventsApi.as_view(), name="usage-events"),
+    path("usage/prices", apis.ModelPricesApi.as_view(), name="usage-prices"),
     path("usage/summary", apis.UsageSummaryApi.as_view(), name="usage-summary"),
     path("costs/summary", apis.CostSummaryApi.as_view(), name="costs-summary"),
     path("costs/timeseries", apis.CostTimeseriesApi.as_view(), name="costs-timeseries"),
