@@ -103,6 +103,8 @@ class ModelPrice(models.Model):
     class Meta:
         db_table = "usage_model_prices"
         ordering = ["provider", "model", "-effective_from"]
+        # MAX(updated_at) is part of the table version every ingest reads: an index keeps it a lookup
+        indexes = [models.Index(fields=["updated_at"], name="model_price_updated_idx")]
         constraints = [
             models.UniqueConstraint(fields=["provider", "model", "effective_from"], name="model_price_unique"),
             models.CheckConstraint(
