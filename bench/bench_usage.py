@@ -3,6 +3,8 @@
 1. in-process `UsageTracker.record_event` events/s (one transaction per event);
 2. `UsageTracker.record_events` (batches of 1000) events/s, against a raw `sqlite3` `executemany` of the same
    rows into the same `usage_events` table (the physical floor), as a ratio;
+2b. batch ingest with the cost dimensions (cache reads and writes, reasoning, long-context models) and with
+   provider usage blocks, side by side with the same events without them (interleaved batches), as ratios;
 3. HTTP batch ingestion events/s: POST /api/usage/events with 1000 events per request, to gunicorn;
 4. summary / timeseries / breakdown latency for an organization with 1,000 events and one with 1,000,000
    (rows generated with bulk SQL, rollups built by the repair command's service): flat means rollups, not scans.
@@ -57,6 +59,8 @@ from usage.tracker import UsageTracker  # noqa: E402
 
 MODELS = [
     ("anthropic", "claude-sonnet-4", 3, 15),
+    ("anthropic", "claude-sonnet-4-5", 3, 15),
+    ("openai", "gpt-5", 1.25, 10),
     ("anthropic", "claude-opus-4", 15, 75),
     ("openai", "gpt-4o", 2.5, 10),
     ("openai", "gpt-4o-mini", 0.15, 0.6),
@@ -112,6 +116,50 @@ def bench_record_events(batches: int) -> float:
     return batches * BATCH / (time.perf_counter() - started)
 
 
+def _with_dimensions(event: dict, rng: random.Random, *, as_block: bool) -> dict:
+    """Return the event with cache and reasoning parts, or with the provider's usage block carrying them."""
+    t_in, t_out = event["tokens_in"], event["tokens_out"]
+    read, write, reasoning = t_in * rng.randint(0, 8) // 10, t_in // 10, t_out // 2
+    if not as_block:
+        return {**event, "cache_read_tokens": read, "cache_write_tokens": write, "reasoning_tokens": reasoning}
+    plain = {k: v for k, v in event.items() if k not in ("tokens_in", "tokens_out")}
+    if event["provider"] == "anthropic":
+        block = {
+            "input_tokens": t_in - read - write,
+            "cache_read_input_tokens": read,
+            "cache_creation_input_tokens": write,
+            "output_tokens": t_out,
+        }
+    else:
+        block = {
+            "prompt_tokens": t_in,
+            "completion_tokens": t_out,
+            "prompt_tokens_details": {"cached_tokens": read},
+            "completion_tokens_details": {"reasoning_tokens": reasoning},
+        }
+    return {**plain, "usage": block}
+
+
+def bench_dimensions(batches: int, rounds: int = 3) -> dict[str, float]:
+    """Return events/s of batch ingest for the same events: plain, with parts, with usage blocks (interleaved)."""
+    org, users = _org("dimensions")
+    tracker, rng = UsageTracker(), random.Random(5)
+    plain = [[_event(org, users, rng, batch_dict=True) for _ in range(BATCH)] for _ in range(batches)]
+    variants = {
+        "plain": plain,
+        "parts": [[_with_dimensions(e, rng, as_block=False) for e in batch] for batch in plain],
+        "usage blocks": [[_with_dimensions(e, rng, as_block=True) for e in batch] for batch in plain],
+    }
+    elapsed = dict.fromkeys(variants, 0.0)
+    for _ in range(rounds):
+        for index in range(batches):
+            for name, payloads in variants.items():
+                started = time.perf_counter()
+                tracker.record_events(payloads[index])
+                elapsed[name] += time.perf_counter() - started
+    return {name: rounds * batches * BATCH / seconds for name, seconds in elapsed.items()}
+
+
 def _raw_rows(org_hex: str, users_hex: list[str], count: int, rng: random.Random, start: datetime, days: int):
     """Rows for usage_events exactly as Django stores them on SQLite (cost: integer 1e-10 USD)."""
     span = days * 86400
@@ -143,8 +191,8 @@ def _raw_rows(org_hex: str, users_hex: list[str], count: int, rng: random.Random
 
 RAW_INSERT = (
     "INSERT INTO usage_events (id, event_type, provider, model, tokens_in, tokens_out, cost_usd, unpriced, metadata, "
-    "idempotency_key, fingerprint, created_at, recorded_at, org_id, price_id, user_id) "
-    "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+    "idempotency_key, fingerprint, created_at, recorded_at, org_id, price_id, user_id, cache_read_tokens, "
+    "cache_write_tokens, reasoning_tokens) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 0, 0, 0)"
 )
 
 
@@ -309,6 +357,11 @@ def main() -> None:
     print(f"record_events (batches of {BATCH}, {batches} batches):    {rate_batch:,.0f} events/s")
     print(f"raw sqlite3 executemany, same rows and table:        {rate_raw:,.0f} events/s")
     print(f"  batch / raw = {rate_batch / rate_raw:.1%}  [target >= 25%]")
+    rates = bench_dimensions(batches)
+    print(f"batch ingest, same events interleaved ({batches} batches x 3 rounds):")
+    for name, rate in rates.items():
+        print(f"  {name:13s} {rate:,.0f} events/s  ratio to plain {rate / rates['plain']:.3f}")
+    print("  [target: parts and usage blocks within 10 % of plain]")
     rate_http = bench_http(batches)
     print(
         f"HTTP POST /api/usage/events (gunicorn, 2 workers, {BATCH}/request): {rate_http:,.0f} events/s"

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from decimal import Decimal
 from typing import Any
 
 from django.contrib import admin
@@ -9,7 +10,8 @@ from django.db.models import Count, QuerySet, Sum
 from django.http import HttpRequest
 
 from billing.tiers import SubscriptionTier
-from usage.models import Budget, BudgetAlert, ModelPrice, UsageEvent, UsageMonthly
+from usage.models import LONG_RATES, STAFF_SOURCE, Budget, BudgetAlert, ModelPrice, UsageEvent, UsageMonthly
+from usage.money import money_str
 
 
 class ReadOnlyAdmin(admin.ModelAdmin):
@@ -103,13 +105,77 @@ class UsageEventAdmin(ReadOnlyAdmin):
 
 @admin.register(ModelPrice)
 class ModelPriceAdmin(admin.ModelAdmin):
-    """The pricing table. A change applies to events recorded from then on; recorded costs never change."""
+    """The pricing table. A change applies to events recorded from then on; recorded costs never change.
 
-    list_display = ["provider", "model", "display_name", "input_per_million", "output_per_million", "effective_from"]
+    A row saved here is a staff row: the price importer never supersedes it.
+    """
+
+    list_display = [
+        "provider",
+        "model",
+        "display_name",
+        "input_per_million",
+        "output_per_million",
+        "cache_read_rate",
+        "cache_write_rate",
+        "reasoning_rate",
+        "long_context",
+        "source",
+        "effective_from",
+    ]
     list_editable = ["input_per_million", "output_per_million"]
-    list_filter = ["provider"]
+    list_filter = ["provider", "source"]
     search_fields = ["provider", "model", "display_name"]
     ordering = ["provider", "model", "-effective_from"]
+    readonly_fields = ["source", "updated_at"]
+    fieldsets = [
+        (None, {"fields": ["provider", "model", "display_name", "effective_from", "source", "updated_at"]}),
+        (
+            "USD per million tokens (an empty cache or reasoning rate means the input or output rate)",
+            {
+                "fields": [
+                    "input_per_million",
+                    "output_per_million",
+                    "cache_read_per_million",
+                    "cache_write_per_million",
+                    "reasoning_per_million",
+                ]
+            },
+        ),
+        (
+            "Long context: above the threshold (input tokens) the whole request uses these rates",
+            {"fields": ["long_context_threshold", *LONG_RATES]},
+        ),
+    ]
+
+    @admin.display(description="Cache read")
+    def cache_read_rate(self, obj: ModelPrice) -> str:
+        return _rate_or_plain(obj.cache_read_per_million, "= input")
+
+    @admin.display(description="Cache write")
+    def cache_write_rate(self, obj: ModelPrice) -> str:
+        return _rate_or_plain(obj.cache_write_per_million, "= input")
+
+    @admin.display(description="Reasoning")
+    def reasoning_rate(self, obj: ModelPrice) -> str:
+        return _rate_or_plain(obj.reasoning_per_million, "= output")
+
+    @admin.display(description="Long context")
+    def long_context(self, obj: ModelPrice) -> str:
+        if obj.long_context_threshold is None:
+            return "-"
+        return (
+            f"> {obj.long_context_threshold:,} in: "
+            f"{money_str(obj.long_input_per_million)} / {money_str(obj.long_output_per_million)}"
+        )
+
+    def save_model(self, request: HttpRequest, obj: ModelPrice, form: Any, change: bool) -> None:
+        obj.source = STAFF_SOURCE
+        super().save_model(request, obj, form, change)
+
+
+def _rate_or_plain(rate: Decimal | None, plain: str) -> str:
+    return plain if rate is None else money_str(rate)
 
 
 @admin.register(Budget)

@@ -110,6 +110,29 @@ class EventInputSerializer(NoUnknownFieldsMixin, serializers.Serializer):
         trim_whitespace=False,
     )
     occurred_at = StrictDateTimeField(required=False, allow_null=True, default=None)
+    cache_read_tokens = StrictCountField(
+        maximum=MAX_COUNT, required=False, default=0, help_text="Part of tokens_in read from the prompt cache."
+    )
+    cache_write_tokens = StrictCountField(
+        maximum=MAX_COUNT, required=False, default=0, help_text="Part of tokens_in written to the prompt cache."
+    )
+    reasoning_tokens = StrictCountField(
+        maximum=MAX_COUNT, required=False, default=0, help_text="Part of tokens_out spent on reasoning."
+    )
+    usage = serializers.DictField(
+        required=False,
+        default=None,
+        help_text="The provider's usage block as it came (OpenAI, Anthropic or Gemini), instead of token counts.",
+    )
+
+    def to_internal_value(self, data: Any) -> Any:
+        if isinstance(data, dict) and "usage" in data:
+            given = sorted(set(data) & set(validation.COUNT_FIELDS))
+            if given:
+                raise ValidationError(
+                    {"usage": [f"Send either a provider usage block or token counts ({', '.join(given)}), not both."]}
+                )
+        return super().to_internal_value(data)
 
 
 class UsageEventsApi(OrganizationAPIView):
@@ -175,11 +198,18 @@ class UsageEventsApi(OrganizationAPIView):
 # ---------------------------------------------------------------------------
 # Reading
 # ---------------------------------------------------------------------------
+def _part_fields() -> dict[str, serializers.Field]:
+    return {name: serializers.IntegerField() for name in selectors.PARTS}
+
+
 class UsageBreakdownEntrySerializer(serializers.Serializer):
     events = serializers.IntegerField()
     tokens_in = serializers.IntegerField()
     tokens_out = serializers.IntegerField()
     total_tokens = serializers.IntegerField()
+    cache_read_tokens = serializers.IntegerField()
+    cache_write_tokens = serializers.IntegerField()
+    reasoning_tokens = serializers.IntegerField()
     cost = MoneyField()
 
 
@@ -194,6 +224,9 @@ class UsageSummaryApi(OrganizationAPIView):
         tokens_in = serializers.IntegerField()
         tokens_out = serializers.IntegerField()
         total_tokens = serializers.IntegerField()
+        cache_read_tokens = serializers.IntegerField()
+        cache_write_tokens = serializers.IntegerField()
+        reasoning_tokens = serializers.IntegerField()
         total_cost = MoneyField()
         by_provider = serializers.DictField(child=UsageBreakdownEntrySerializer())
         by_model = serializers.DictField(child=UsageBreakdownEntrySerializer())
@@ -251,6 +284,7 @@ class CostTimeseriesApi(OrganizationAPIView):
                 "tokens": serializers.IntegerField(),
                 "debates": serializers.IntegerField(),
                 "events": serializers.IntegerField(),
+                **_part_fields(),
             },
             many=True,
         )
@@ -289,6 +323,7 @@ class CostBreakdownApi(OrganizationAPIView):
                 "tokens_out": serializers.IntegerField(),
                 "events": serializers.IntegerField(),
                 "debates": serializers.IntegerField(),
+                **_part_fields(),
             },
             many=True,
         )

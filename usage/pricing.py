@@ -7,6 +7,8 @@ import threading
 from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal, localcontext
+from types import SimpleNamespace
+from typing import Any
 
 from django.db import connection
 from django.utils import timezone
@@ -23,13 +25,72 @@ _ALIAS_SUFFIX = re.compile(r"(?:[-@](?:\d{8}|\d{4}-\d{2}-\d{2})|-latest)$")
 
 
 @dataclass(frozen=True)
+class Rates:
+    """USD per million tokens for each dimension, with empty rates already resolved to the plain ones."""
+
+    input: Decimal
+    output: Decimal
+    cache_read: Decimal
+    cache_write: Decimal
+    reasoning: Decimal
+
+    @classmethod
+    def of(cls, row: Any, *, long_context: bool = False) -> Rates:
+        """Return a row's ordinary rates, or its long-context ones."""
+        prefix = "long_" if long_context else ""
+
+        def rate(name: str, plain: Decimal) -> Decimal:
+            value = getattr(row, f"{prefix}{name}_per_million")
+            if value is None and long_context:  # a flat cache or reasoning rate stays flat above the threshold
+                value = getattr(row, f"{name}_per_million")
+            return plain if value is None else value
+
+        price_in, price_out = getattr(row, f"{prefix}input_per_million"), getattr(row, f"{prefix}output_per_million")
+        return cls(
+            input=price_in,
+            output=price_out,
+            cache_read=rate("cache_read", price_in),
+            cache_write=rate("cache_write", price_in),
+            reasoning=rate("reasoning", price_out),
+        )
+
+
+@dataclass(frozen=True)
 class Price:
     id: int
     provider: str
     model: str
-    input_per_million: Decimal
-    output_per_million: Decimal
     effective_from: datetime
+    rates: Rates
+    long_context_threshold: int | None = None
+    long_rates: Rates | None = None
+    source: str = ""
+
+    @classmethod
+    def from_row(cls, row: Any) -> Price:
+        """Return the price of a ModelPrice row (or anything with its attributes)."""
+        rates = Rates.of(row)
+        long_rates = None
+        if row.long_context_threshold is not None:
+            long_rates = Rates.of(row, long_context=True)
+        return cls(
+            row.id,
+            row.provider,
+            row.model,
+            row.effective_from,
+            rates,
+            row.long_context_threshold,
+            long_rates,
+            row.source,
+        )
+
+    @property
+    def input_per_million(self) -> Decimal:
+        return self.rates.input
+
+    @property
+    def output_per_million(self) -> Decimal:
+        return self.rates.output
 
 
 @dataclass(frozen=True)
@@ -41,12 +102,30 @@ class PricedUsage:
     unpriced: bool
 
 
-def token_cost(price: Price, tokens_in: int, tokens_out: int) -> Decimal:
-    """Return the exact cost of the tokens at `price`, rounded half-even to 1e-10 USD."""
+def token_cost(
+    price: Price, tokens_in: int, tokens_out: int, *, cache_read: int = 0, cache_write: int = 0, reasoning: int = 0
+) -> Decimal:
+    """Return the exact cost of the tokens at `price`, rounded half-even to 1e-10 USD.
+
+    Cache reads and writes are parts of `tokens_in`, reasoning a part of `tokens_out`. Above the long-context
+    threshold the whole request is billed at the long-context rates, as providers do.
+    """
+    rates = price.rates
+    if price.long_rates is not None and tokens_in > price.long_context_threshold:
+        rates = price.long_rates
     with localcontext() as ctx:
         ctx.prec = 60
-        raw = (tokens_in * price.input_per_million + tokens_out * price.output_per_million) / MILLION
-        return quantize_cost(raw)
+        if cache_read or cache_write or reasoning:
+            raw = (
+                (tokens_in - cache_read - cache_write) * rates.input
+                + cache_read * rates.cache_read
+                + cache_write * rates.cache_write
+                + (tokens_out - reasoning) * rates.output
+                + reasoning * rates.reasoning
+            )
+        else:
+            raw = tokens_in * rates.input + tokens_out * rates.output
+        return quantize_cost(raw / MILLION)
 
 
 def model_candidates(provider: str, model: str) -> list[tuple[str, str]]:
@@ -86,14 +165,33 @@ class PriceTable:
         )
         return fallback, True
 
-    def price_usage(self, provider: str, model: str, tokens_in: int, tokens_out: int, at: datetime) -> PricedUsage:
+    def price_usage(
+        self,
+        provider: str,
+        model: str,
+        tokens_in: int,
+        tokens_out: int,
+        at: datetime,
+        *,
+        cache_read: int = 0,
+        cache_write: int = 0,
+        reasoning: int = 0,
+    ) -> PricedUsage:
         """Return the cost of this usage; usage without provider, model or tokens costs nothing."""
         if not (provider.strip() or model.strip()) and not (tokens_in or tokens_out):
             return PricedUsage(Decimal(0), None, False)
         price, fallback = self.resolve(provider, model, at)
         if price is None:
             return PricedUsage(Decimal(0), None, True)
-        return PricedUsage(token_cost(price, tokens_in, tokens_out), price.id, fallback)
+        cost = token_cost(
+            price, tokens_in, tokens_out, cache_read=cache_read, cache_write=cache_write, reasoning=reasoning
+        )
+        return PricedUsage(cost, price.id, fallback)
+
+    def in_force(self, at: datetime) -> list[Price]:
+        """Return the price of every (provider, model) in force at `at`, sorted by provider and model."""
+        found = (self.find(provider, model, at) for provider, model in sorted(self._by_key))
+        return [price for price in found if price is not None]
 
 
 _lock = threading.Lock()
@@ -110,8 +208,19 @@ def forget_price_table() -> None:
 def _table_version() -> tuple:
     table = ModelPrice._meta.db_table
     with connection.cursor() as cursor:
-        cursor.execute(f"SELECT COUNT(*), MAX(updated_at), MAX(id) FROM {table}")  # noqa: S608 - name from _meta
+        # Three subqueries, not one SELECT: each MIN/MAX is then one index lookup instead of a scan of the table.
+        cursor.execute(
+            f"SELECT (SELECT COUNT(*) FROM {table}), (SELECT MAX(updated_at) FROM {table}), "  # noqa: S608 - _meta
+            f"(SELECT MAX(id) FROM {table})"
+        )
         return tuple(cursor.fetchone())
+
+
+_UNPRICED_COLUMNS = {"display_name", "updated_at"}
+
+
+def _rows(columns: list[str]) -> list[tuple]:
+    return list(ModelPrice.objects.values_list(*columns))
 
 
 def price_table() -> PriceTable:
@@ -121,19 +230,49 @@ def price_table() -> PriceTable:
     cached = _cached
     if cached is not None and cached.version == version:
         return cached
-    prices = [
-        Price(p.id, p.provider, p.model, p.input_per_million, p.output_per_million, p.effective_from)
-        for p in ModelPrice.objects.all()
-    ]
+    # Plain rows, not model instances: the table holds thousands of prices and is read again after each change.
+    columns = [f.attname for f in ModelPrice._meta.concrete_fields if f.name not in _UNPRICED_COLUMNS]
+    prices = [Price.from_row(SimpleNamespace(**dict(zip(columns, row, strict=True)))) for row in _rows(columns)]
     table = PriceTable(version, prices)
     with _lock:
         _cached = table
     return table
 
 
-def calculate_token_cost(provider: str, model: str, tokens_in: int, tokens_out: int) -> Decimal:
-    """Return the USD cost (Decimal) of the tokens at today's price for this provider and model."""
-    for name, value in (("tokens_in", tokens_in), ("tokens_out", tokens_out)):
+def calculate_token_cost(
+    provider: str,
+    model: str,
+    tokens_in: int,
+    tokens_out: int,
+    *,
+    cache_read_tokens: int = 0,
+    cache_write_tokens: int = 0,
+    reasoning_tokens: int = 0,
+) -> Decimal:
+    """Return the USD cost (Decimal) of the tokens at today's price for this provider and model.
+
+    Cache reads and writes are parts of `tokens_in`, reasoning tokens a part of `tokens_out`.
+    """
+    counts = {
+        "tokens_in": tokens_in,
+        "tokens_out": tokens_out,
+        "cache_read_tokens": cache_read_tokens,
+        "cache_write_tokens": cache_write_tokens,
+        "reasoning_tokens": reasoning_tokens,
+    }
+    for name, value in counts.items():
         if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value <= MAX_COUNT:
             raise ValueError(f"{name} must be a whole number from 0 to {MAX_COUNT}.")
-    return price_table().price_usage(provider, model, tokens_in, tokens_out, timezone.now()).cost
+    if cache_read_tokens + cache_write_tokens > tokens_in or reasoning_tokens > tokens_out:
+        raise ValueError("Cache tokens are parts of tokens_in and reasoning tokens a part of tokens_out.")
+    usage = price_table().price_usage(
+        provider,
+        model,
+        tokens_in,
+        tokens_out,
+        timezone.now(),
+        cache_read=cache_read_tokens,
+        cache_write=cache_write_tokens,
+        reasoning=reasoning_tokens,
+    )
+    return usage.cost

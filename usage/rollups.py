@@ -11,7 +11,7 @@ from decimal import Decimal
 from typing import Any, Protocol
 
 from django.db import connection, transaction
-from django.db.models import Count, Sum
+from django.db.models import Count, F, Sum, Value
 from django.db.models.functions import TruncDate, TruncMonth
 
 from aragora_site.db import db_uuid
@@ -39,17 +39,30 @@ _CHUNK = 400  # rows per INSERT: far below SQLite's bound-parameter limit
 
 
 def _new_counters() -> list:
-    return [0, 0, 0, 0, 0, 0, Decimal(0)]
+    return [0, 0, 0, 0, 0, 0, 0, 0, 0, Decimal(0)]
 
 
-def _add(counters: list, *, event_type: str, tokens_in: int, tokens_out: int, cost: Decimal, events: int = 1) -> None:
+def _add(
+    counters: list,
+    *,
+    event_type: str,
+    tokens_in: int,
+    tokens_out: int,
+    cost: Decimal,
+    parts: tuple[int, int, int] = (0, 0, 0),
+    events: int = 1,
+) -> None:
+    """Add events to counters laid out as COUNTERS; `parts` are the cache-read, cache-write and reasoning tokens."""
     counters[0] += events
     counters[1] += events if event_type == UsageEventType.DEBATE else 0
     counters[2] += events if event_type == UsageEventType.API_CALL else 0
     counters[3] += tokens_in
     counters[4] += tokens_out
     counters[5] += tokens_in + tokens_out
-    counters[6] += cost
+    counters[6] += parts[0]
+    counters[7] += parts[1]
+    counters[8] += parts[2]
+    counters[9] += cost
 
 
 def _keys(day: date, provider: str, model: str, user_key: str) -> dict[type[RollupCounters], tuple]:
@@ -71,6 +84,9 @@ class Countable(Protocol):
     event_type: str
     tokens_in: int
     tokens_out: int
+    cache_read_tokens: int
+    cache_write_tokens: int
+    reasoning_tokens: int
     cost_usd: Decimal
 
 
@@ -86,6 +102,7 @@ def group_events(items: Iterable[Countable]) -> dict[type[RollupCounters], dict[
             tokens_in=item.tokens_in,
             tokens_out=item.tokens_out,
             cost=item.cost_usd,
+            parts=(item.cache_read_tokens, item.cache_write_tokens, item.reasoning_tokens),
         )
     grouped: dict[type[RollupCounters], dict[tuple, list]] = {model: defaultdict(_new_counters) for model in ROLLUPS}
     for (day, provider, model_name, user_key), counters in finest.items():
@@ -200,7 +217,15 @@ def rollups_rebuild_month(*, organization_id: uuid.UUID, month: str) -> int:
         UsageEvent.objects.filter(organization_id=organization_id, created_at__gte=start, created_at__lt=end)
         .annotate(day=TruncDate("created_at", tzinfo=UTC))
         .values("day", "provider", "model", "user_id", "event_type")
-        .annotate(n=Count("id"), t_in=Sum("tokens_in"), t_out=Sum("tokens_out"), cost=Sum("cost_usd"))
+        .annotate(
+            n=Count("id"),
+            t_in=Sum("tokens_in"),
+            t_out=Sum("tokens_out"),
+            cache_read=Sum("cache_read_tokens"),
+            cache_write=Sum("cache_write_tokens"),
+            reasoning=Sum("reasoning_tokens"),
+            cost=Sum("cost_usd"),
+        )
         .order_by()
     )
     grouped: dict[type[RollupCounters], dict[tuple, list]] = {model: defaultdict(_new_counters) for model in ROLLUPS}
@@ -214,9 +239,29 @@ def rollups_rebuild_month(*, organization_id: uuid.UUID, month: str) -> int:
                 tokens_in=g["t_in"],
                 tokens_out=g["t_out"],
                 cost=g["cost"],
+                parts=(g["cache_read"], g["cache_write"], g["reasoning"]),
                 events=g["n"],
             )
         total += g["n"]
     for model, rows in grouped.items():
         upsert(model, organization_id, rows)
     return total
+
+
+def rollups_adjust_cost(*, organization_id: uuid.UUID, items: Iterable[tuple[Countable, Decimal]]) -> None:
+    """Add each (event, cost delta) to the total cost of every rollup row the event counts in (deltas may be < 0).
+
+    An UPDATE, not the ingest upsert: the rows exist already, and a negative amount could never be inserted.
+    """
+    deltas: dict[type[RollupCounters], dict[tuple, Decimal]] = {model: defaultdict(Decimal) for model in ROLLUPS}
+    for item, delta in items:
+        user_key = str(item.user_id) if item.user_id else ""
+        for model, key in _keys(utc_day(item.created_at), item.provider, item.model, user_key).items():
+            deltas[model][key] += delta
+    for model, rows in deltas.items():
+        for key, delta in rows.items():
+            if delta:
+                match = dict(zip(ROLLUPS[model], key, strict=True))
+                model.objects.filter(organization_id=organization_id, **match).update(
+                    total_cost=F("total_cost") + Value(delta, output_field=_COST)
+                )

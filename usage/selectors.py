@@ -29,8 +29,10 @@ from usage.periods import (
     months_between,
     period_bounds,
 )
+from usage.pricing import Price, price_table
 
 COUNTERS = RollupCounters.COUNTERS
+PARTS = ("cache_read_tokens", "cache_write_tokens", "reasoning_tokens")
 CENT = Decimal("0.01")
 BREAKDOWNS = {"provider": ("provider",), "model": ("model",), "user": ("user_key",)}
 
@@ -65,7 +67,7 @@ def usage_summary(*, organization_id: uuid.UUID | str, start: date | datetime, e
 
     def breakdown(key: str) -> dict[str, dict[str, Any]]:
         return {
-            row[key]: {name: row[name] for name in ("events", "tokens_in", "tokens_out", "total_tokens")}
+            row[key]: {name: row[name] for name in ("events", "tokens_in", "tokens_out", "total_tokens", *PARTS)}
             | {"cost": row["total_cost"]}
             for row in _grouped(by_model, key)
         }
@@ -80,6 +82,7 @@ def usage_summary(*, organization_id: uuid.UUID | str, start: date | datetime, e
         "tokens_in": totals["tokens_in"],
         "tokens_out": totals["tokens_out"],
         "total_tokens": totals["total_tokens"],
+        **{name: totals[name] for name in PARTS},
         "total_cost": totals["total_cost"],
         "by_provider": breakdown("provider"),
         "by_model": breakdown("model"),
@@ -153,6 +156,7 @@ def cost_timeseries(*, organization_id: uuid.UUID, start: date, end: date, granu
 
 def _point(label: str, row: UsageDaily | None) -> dict[str, Any]:
     point: dict[str, Any] = {"period": label, "cost": Decimal(0), "tokens": 0, "debates": 0, "events": 0}
+    point.update(dict.fromkeys(PARTS, 0))
     if row is not None:
         _accumulate(point, row)
     return point
@@ -163,6 +167,8 @@ def _accumulate(point: dict[str, Any], row: UsageDaily) -> None:
     point["tokens"] += row.total_tokens
     point["debates"] += row.debates
     point["events"] += row.events
+    for name in PARTS:
+        point[name] += getattr(row, name)
 
 
 def cost_breakdown(*, organization: Organization, by: str, start: date, end: date) -> list[dict[str, Any]]:
@@ -181,6 +187,7 @@ def cost_breakdown(*, organization: Organization, by: str, start: date, end: dat
                 "tokens": item["total_tokens"],
                 "tokens_in": item["tokens_in"],
                 "tokens_out": item["tokens_out"],
+                **{name: item[name] for name in PARTS},
                 "events": item["events"],
                 "debates": item["debates"],
             }
@@ -212,3 +219,10 @@ def period_spend(*, organization_id: uuid.UUID) -> Decimal:
     month = month_key(current_period_start())
     row = UsageMonthly.objects.filter(organization_id=organization_id, month=month).values_list("total_cost").first()
     return row[0] if row else Decimal(0)
+
+
+def prices_in_force(*, provider: str = "", model: str = "", at: datetime | None = None) -> list[Price]:
+    """Return the price in force per model (optionally one provider's, models containing `model`), by name."""
+    prices = price_table().in_force(at or timezone.now())
+    provider, model = provider.strip().lower(), model.strip().lower()
+    return [p for p in prices if (not provider or p.provider == provider) and model in p.model]

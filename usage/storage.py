@@ -33,6 +33,9 @@ class PricedEvent:
     model: str
     tokens_in: int
     tokens_out: int
+    cache_read_tokens: int
+    cache_write_tokens: int
+    reasoning_tokens: int
     cost_usd: Decimal
     unpriced: bool
     price_id: int | None

@@ -74,8 +74,16 @@ class UsageTracker:
         metadata: dict[str, Any] | None = None,
         idempotency_key: str | None = None,
         occurred_at: datetime | None = None,
+        *,
+        cache_read_tokens: int = 0,
+        cache_write_tokens: int = 0,
+        reasoning_tokens: int = 0,
+        usage: dict[str, Any] | None = None,
     ) -> UsageEvent:
         """Record one event and return it as stored; a retry with the same idempotency key returns the original.
+
+        Cache reads and writes are parts of `tokens_in`, reasoning tokens a part of `tokens_out`; or pass the
+        provider's own usage block as `usage` instead of any count.
 
         Raises UsageValidationError, QuotaExceeded (a DEBATE over the tier's quota), BudgetExceeded,
         IdempotencyConflict (same key, different event).
@@ -90,6 +98,10 @@ class UsageTracker:
             metadata=metadata,
             idempotency_key=idempotency_key,
             occurred_at=occurred_at,
+            cache_read_tokens=cache_read_tokens,
+            cache_write_tokens=cache_write_tokens,
+            reasoning_tokens=reasoning_tokens,
+            usage=usage,
         )
         return usage_events_record(organization=_organization(org_id), events=[event]).events[0]
 

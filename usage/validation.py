@@ -21,6 +21,7 @@ from django.utils import timezone
 
 from aragora_site.errors import ServiceError
 from usage.models import MAX_COUNT, UsageEventType
+from usage.provider_usage import TokenCounts, UsageShapeError, part_errors, token_counts
 
 PROVIDER_MAX_LENGTH = 64
 MODEL_MAX_LENGTH = 128
@@ -34,6 +35,8 @@ MAX_BUDGET = Decimal("1000000000")
 _CONTROL = re.compile(r"[\x00-\x1f\x7f]")
 _SURROGATE = re.compile("[\ud800-\udfff]")
 _EVENT_TYPES = frozenset(UsageEventType.values)
+PART_FIELDS = ("cache_read_tokens", "cache_write_tokens", "reasoning_tokens")
+COUNT_FIELDS = ("tokens_in", "tokens_out", *PART_FIELDS)
 
 
 class UsageValidationError(ServiceError):
@@ -57,10 +60,14 @@ class EventInput:
     metadata: dict[str, Any] | None = None
     idempotency_key: str | None = None
     occurred_at: datetime | None = None
+    cache_read_tokens: int = 0
+    cache_write_tokens: int = 0
+    reasoning_tokens: int = 0
+    usage: dict[str, Any] | None = None  # a provider's usage block, instead of the counts
 
     def fingerprint(self) -> str:
         """Return a SHA-256 of everything the client sent except the key itself (same body -> same print)."""
-        body = {
+        body: dict[str, Any] = {
             "event_type": str(self.event_type),
             "provider": self.provider,
             "model": self.model,
@@ -70,7 +77,14 @@ class EventInput:
             "metadata": self.metadata or {},
             "occurred_at": self.occurred_at.isoformat() if self.occurred_at else None,
         }
+        # Only non-zero parts join the body, so events recorded before they existed keep their prints.
+        body.update({name: getattr(self, name) for name in PART_FIELDS if getattr(self, name)})
         return hashlib.sha256(json.dumps(body, sort_keys=True, separators=(",", ":")).encode()).hexdigest()
+
+    def counts(self) -> TokenCounts:
+        return TokenCounts(
+            self.tokens_in, self.tokens_out, self.cache_read_tokens, self.cache_write_tokens, self.reasoning_tokens
+        )
 
     def occurred_at_utc(self) -> datetime | None:
         """Return `occurred_at` as an aware datetime (a naive one is taken as UTC)."""
@@ -141,6 +155,51 @@ def _occurred_at_errors(value: Any, now: datetime) -> list[str]:
     return []
 
 
+def _count_errors(event: EventInput) -> dict[str, list[str]]:
+    errors: dict[str, list[str]] = {}
+    for name in COUNT_FIELDS:
+        value = getattr(event, name)
+        if not _is_count(value):
+            bad_float = isinstance(value, float) and not math.isfinite(value)
+            errors[name] = ["Must be finite." if bad_float else f"Must be a whole number from 0 to {MAX_COUNT}."]
+    return errors or part_errors(event.counts())
+
+
+def _usage_errors(event: EventInput) -> dict[str, list[str]]:
+    """Return the problems of the token counts, or of the provider usage block sent instead of them."""
+    if event.usage is None:
+        return _count_errors(event)
+    if any(getattr(event, name) != 0 for name in COUNT_FIELDS):
+        return {"usage": ["Send either a provider usage block or token counts, not both."]}
+    try:
+        token_counts(event.usage)
+    except UsageShapeError as exc:
+        return {"usage": [str(exc)]}
+    return {}
+
+
+def event_resolved(event: EventInput) -> EventInput:
+    """Return a valid event with its provider usage block, if any, turned into token counts."""
+    if event.usage is None:
+        return event
+    counts = token_counts(event.usage)
+    # built field by field: dataclasses.replace costs more than the conversion itself
+    return EventInput(
+        event_type=event.event_type,
+        provider=event.provider,
+        model=event.model,
+        tokens_in=counts.tokens_in,
+        tokens_out=counts.tokens_out,
+        user_id=event.user_id,
+        metadata=event.metadata,
+        idempotency_key=event.idempotency_key,
+        occurred_at=event.occurred_at,
+        cache_read_tokens=counts.cache_read_tokens,
+        cache_write_tokens=counts.cache_write_tokens,
+        reasoning_tokens=counts.reasoning_tokens,
+    )
+
+
 def event_errors(event: EventInput, now: datetime) -> dict[str, list[str]]:
     """Return {field: [messages]} for everything wrong with one event (empty when valid)."""
     errors: dict[str, list[str]] = {}
@@ -149,11 +208,7 @@ def event_errors(event: EventInput, now: datetime) -> dict[str, list[str]]:
     for name, limit in (("provider", PROVIDER_MAX_LENGTH), ("model", MODEL_MAX_LENGTH)):
         if problems := _text_errors(getattr(event, name), max_length=limit):
             errors[name] = problems
-    for name in ("tokens_in", "tokens_out"):
-        value = getattr(event, name)
-        if not _is_count(value):
-            bad_float = isinstance(value, float) and not math.isfinite(value)
-            errors[name] = ["Must be finite." if bad_float else f"Must be a whole number from 0 to {MAX_COUNT}."]
+    errors.update(_usage_errors(event))
     if event.user_id is not None:
         try:
             uuid.UUID(str(event.user_id))

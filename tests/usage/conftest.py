@@ -13,13 +13,15 @@ from usage.validation import EventInput
 
 
 def seed_prices() -> None:
-    """Put the seeded price table back when a transactional test (a flush) elsewhere has emptied it."""
+    """Put the shipped price table back when a transactional test (a flush) elsewhere has emptied it."""
     from django.apps import apps
 
     from usage.models import ModelPrice
 
     if not ModelPrice.objects.exists():
         importlib.import_module("usage.migrations.0002_seed_model_prices").seed(apps, None)
+        importlib.import_module("usage.migrations.0003_cost_dimensions").label_seeded_rows(apps, None)
+        importlib.import_module("usage.migrations.0004_shipped_model_prices").load(apps, None)
 
 
 @pytest.fixture(autouse=True)

@@ -52,7 +52,7 @@ def test_usage_events_are_read_only_searchable_and_filter_unpriced(staff_client,
 
 
 def test_staff_edit_a_price_and_new_events_use_it(staff_client):
-    price = ModelPrice.objects.get(provider="openai", model="gpt-4o")
+    price = ModelPrice.objects.filter(provider="openai", model="gpt-4o").latest("effective_from")
     res = staff_client.post(
         f"/admin/usage/modelprice/{price.pk}/change/",
         {
@@ -67,6 +67,8 @@ def test_staff_edit_a_price_and_new_events_use_it(staff_client):
     )
     assert res.status_code == 302, res.content
     assert calculate_token_cost("openai", "gpt-4o", 10**6, 10**6) == Decimal("15")
+    price.refresh_from_db()
+    assert price.source == "staff"
 
 
 def test_non_staff_cannot_open_the_back_office(client, org_admin):

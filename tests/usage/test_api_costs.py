@@ -15,6 +15,7 @@ from usage.models import Budget, BudgetAlert
 
 pytestmark = pytest.mark.django_db
 NOW = datetime(2026, 5, 20, 12, 0, tzinfo=UTC)
+NO_PARTS = {"cache_read_tokens": 0, "cache_write_tokens": 0, "reasoning_tokens": 0}
 
 
 @pytest.fixture(autouse=True)
@@ -45,6 +46,7 @@ def test_usage_summary_defaults_to_the_current_period(admin_client_api, usage):
         "tokens_in": 10**6,
         "tokens_out": 0,
         "total_tokens": 10**6,
+        **NO_PARTS,
         "cost": "2.50",
     }
     assert body["by_model"]["claude-sonnet-4"]["cost"] == "0.0165"
@@ -98,7 +100,14 @@ def test_timeseries_has_a_point_per_day_including_empty_days(admin_client_api, u
     assert [p["period"] for p in body["points"]] == [f"2026-05-{d}" for d in range(15, 21)]
     by_day = {p["period"]: p for p in body["points"]}
     assert by_day["2026-05-17"]["cost"] == "2.50" and by_day["2026-05-17"]["tokens"] == 10**6
-    assert by_day["2026-05-20"] == {"period": "2026-05-20", "cost": "0.0165", "tokens": 2300, "debates": 1, "events": 2}
+    assert by_day["2026-05-20"] == {
+        "period": "2026-05-20",
+        "cost": "0.0165",
+        "tokens": 2300,
+        "debates": 1,
+        "events": 2,
+        **NO_PARTS,
+    }
     assert by_day["2026-05-16"]["cost"] == "0.00"
 
 
@@ -127,6 +136,7 @@ def test_breakdown_by_provider_model_and_user(admin_client_api, usage, member):
         "tokens_out": 0,
         "events": 1,
         "debates": 0,
+        **NO_PARTS,
     }
     assert users[1]["label"] == "(no user)" and users[1]["events"] == 2
 

@@ -224,3 +224,76 @@ def test_text_postgresql_cannot_store_is_a_400_on_every_database(admin_client_ap
     res = admin_client_api.post(URL, body, content_type="application/json")
     assert res.status_code == 400 and res.json()["code"] == "invalid"
     assert not UsageEvent.objects.filter(organization=org).exists()
+
+
+def test_cache_and_reasoning_parts_are_recorded_priced_and_rolled_up(admin_client_api, org):
+    body = {
+        "event_type": "agent_call",
+        "provider": "openai",
+        "model": "gpt-5",
+        "tokens_in": 40_000,
+        "cache_read_tokens": 30_000,
+        "tokens_out": 12_000,
+        "reasoning_tokens": 9_000,
+    }
+    res = post(admin_client_api, body)
+    assert res.status_code == 201, res.json()
+    assert res.json()["total_cost"] == "0.13625"  # 10k x 1.25 + 30k x 0.125 + 12k x 10 per million
+    event = UsageEvent.objects.get(organization=org)
+    assert (event.cache_read_tokens, event.cache_write_tokens, event.reasoning_tokens) == (30_000, 0, 9_000)
+    month = UsageMonthly.objects.get(organization=org)
+    assert (month.cache_read_tokens, month.reasoning_tokens, month.tokens_in) == (30_000, 9_000, 40_000)
+    summary = admin_client_api.get("/api/usage/summary").json()
+    assert summary["cache_read_tokens"] == 30_000 and summary["by_model"]["gpt-5"]["reasoning_tokens"] == 9_000
+
+
+@pytest.mark.parametrize(
+    ("parts", "field"),
+    [
+        ({"tokens_in": 10, "cache_read_tokens": 11}, "cache_read_tokens"),
+        ({"tokens_in": 10, "cache_read_tokens": 6, "cache_write_tokens": 5}, "cache_write_tokens"),
+        ({"tokens_out": 10, "reasoning_tokens": 11}, "reasoning_tokens"),
+        ({"cache_write_tokens": -1}, "cache_write_tokens"),
+        ({"reasoning_tokens": 1.5}, "reasoning_tokens"),
+    ],
+)
+def test_a_part_larger_than_its_whole_or_not_a_count_is_a_400_field_error(admin_client_api, parts, field):
+    res = post(admin_client_api, {"event_type": "agent_call", "provider": "openai", "model": "gpt-4o", **parts})
+    assert res.status_code == 400 and field in res.json()["errors"], res.json()
+    assert not UsageEvent.objects.exists()
+
+
+def test_idempotency_keys_of_events_without_parts_keep_their_fingerprint(admin_client_api):
+    import hashlib
+
+    from usage.validation import EventInput
+
+    event = EventInput(event_type="api_call", provider="openai", model="gpt-4o", tokens_in=5, idempotency_key="k")
+    before_parts_existed = {
+        "event_type": "api_call",
+        "provider": "openai",
+        "model": "gpt-4o",
+        "tokens_in": 5,
+        "tokens_out": 0,
+        "user_id": None,
+        "metadata": {},
+        "occurred_at": None,
+    }
+    expected = hashlib.sha256(json.dumps(before_parts_existed, sort_keys=True, separators=(",", ":")).encode())
+    assert event.fingerprint() == expected.hexdigest()
+    with_parts = EventInput(**{**event.__dict__, "cache_read_tokens": 2})
+    assert with_parts.fingerprint() != event.fingerprint()
+    body = {"event_type": "api_call", "tokens_in": 5, "idempotency_key": "k2"}
+    assert post(admin_client_api, body).status_code == 201
+    assert post(admin_client_api, {**body, "cache_read_tokens": 1}).status_code == 409
+
+
+def test_the_csv_export_has_the_parts(admin_client_api):
+    post(admin_client_api, {**SONNET, "cache_read_tokens": 500, "reasoning_tokens": 100})
+    rows = admin_client_api.get("/api/costs/export.csv").getvalue().decode().splitlines()
+    header, row = rows[0].split(","), rows[1].split(",")
+    assert [row[header.index(name)] for name in ("cache_read_tokens", "cache_write_tokens", "reasoning_tokens")] == [
+        "500",
+        "0",
+        "100",
+    ]

@@ -10,19 +10,20 @@ from usage.pricing import calculate_token_cost, model_candidates, price_table
 
 pytestmark = pytest.mark.django_db
 
-SEED_PRICES = [
+SHIPPED_PRICES = [
     ("anthropic", "claude-opus-4", "15", "75"),
     ("anthropic", "claude-sonnet-4", "3", "15"),
     ("openai", "gpt-4o", "2.50", "10"),
     ("openai", "gpt-4o-mini", "0.15", "0.60"),
-    ("google", "gemini-pro", "1.25", "5"),
-    ("deepseek", "deepseek-v3", "0.14", "0.28"),
+    ("google", "gemini-pro", "0.125", "0.375"),  # Gemini 1.0 Pro, no longer 1.5 Pro's rate
+    ("deepseek", "deepseek-v3", "0.27", "1.10"),  # served as deepseek-chat; no longer the promotional price
+    ("deepseek", "deepseek-chat", "0.27", "1.10"),  # no longer the $2/$8 fallback
     ("openrouter", "default", "2", "8"),
 ]
 
 
-@pytest.mark.parametrize(("provider", "model", "price_in", "price_out"), SEED_PRICES)
-def test_seeded_price_table_matches_the_published_prices(provider, model, price_in, price_out):
+@pytest.mark.parametrize(("provider", "model", "price_in", "price_out"), SHIPPED_PRICES)
+def test_shipped_price_table_matches_the_published_prices(provider, model, price_in, price_out):
     cost = calculate_token_cost(provider, model, 1_000_000, 1_000_000)
     assert cost == Decimal(price_in) + Decimal(price_out)
     assert isinstance(cost, Decimal)
@@ -73,7 +74,7 @@ def test_usage_without_provider_model_or_tokens_costs_nothing():
 
 def test_a_price_edit_is_seen_at_once_and_a_new_row_applies_from_its_effective_date():
     assert calculate_token_cost("openai", "gpt-4o", 10**6, 0) == Decimal("2.5")
-    row = ModelPrice.objects.get(provider="openai", model="gpt-4o")
+    row = ModelPrice.objects.filter(provider="openai", model="gpt-4o").latest("effective_from")
     row.input_per_million = Decimal("2.0")
     row.save()
     assert calculate_token_cost("openai", "gpt-4o", 10**6, 0) == Decimal("2")
@@ -92,7 +93,7 @@ def test_deleting_a_price_is_seen_at_once():
 
 
 def test_tiny_costs_are_exact_to_the_tenth_decimal():
-    assert calculate_token_cost("deepseek", "deepseek-v3", 1, 1) == Decimal("0.00000042")
+    assert calculate_token_cost("deepseek", "deepseek-v3", 1, 1) == Decimal("0.00000137")
 
 
 @pytest.mark.parametrize("bad", [-1, 1.5, float("nan"), float("inf"), True, "10", 2**53])

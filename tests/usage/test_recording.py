@@ -340,7 +340,8 @@ def test_sum_of_many_small_costs_equals_the_independent_decimal_sum(org):
 
 
 def test_a_million_tenths_of_a_micro_dollar_add_up_exactly(org):
-    batch = [EventInput(event_type="agent_call", provider="deepseek", model="deepseek-v3", tokens_in=1)] * 1000
+    ModelPriceFactory(provider="acme", model="tiny", input_per_million=Decimal("0.14"), output_per_million=0)
+    batch = [EventInput(event_type="agent_call", provider="acme", model="tiny", tokens_in=1)] * 1000
     for _ in range(3):
         usage_events_record(organization=org, events=batch)
     assert _monthly(org).total_cost == Decimal("0.00000014") * 3000 == Decimal("0.00042")

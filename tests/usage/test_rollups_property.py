@@ -23,6 +23,8 @@ NOW = datetime(2026, 2, 3, 12, 0, tzinfo=UTC)
 MODELS = [
     ("anthropic", "claude-sonnet-4"),
     ("Anthropic", "Claude-Opus-4-20250514"),
+    ("anthropic", "claude-sonnet-4-5"),
+    ("google", "gemini-2.5-pro"),
     ("openai", "gpt-4o-mini"),
     ("deepseek", "deepseek-v3"),
     ("mystery", "unknown-1"),
@@ -30,7 +32,7 @@ MODELS = [
 ]
 
 events = st.builds(
-    lambda kind, model, t_in, t_out, user, key, days_ago: {
+    lambda kind, model, t_in, t_out, user, key, days_ago, parts: {
         "event_type": kind,
         "provider": model[0],
         "model": model[1],
@@ -39,6 +41,9 @@ events = st.builds(
         "user": user,
         "idempotency_key": key,
         "occurred_at": NOW - timedelta(days=days_ago, minutes=7) if days_ago is not None else None,
+        "cache_read_tokens": t_in // 2 if parts else 0,
+        "cache_write_tokens": t_in // 4 if parts else 0,
+        "reasoning_tokens": t_out // 3 if parts else 0,
     },
     st.sampled_from(["debate", "api_call", "agent_call"]),
     st.sampled_from(MODELS),
@@ -47,12 +52,13 @@ events = st.builds(
     st.sampled_from([None, 0, 1]),
     st.one_of(st.none(), st.sampled_from(["a", "b", "c"])),
     st.one_of(st.none(), st.integers(0, 34)),
+    st.booleans(),
 )
 writes = st.lists(st.tuples(st.sampled_from([0, 1]), st.lists(events, min_size=1, max_size=6)), min_size=1, max_size=8)
 
 
 def _recompute(org: Organization) -> dict:
-    expected: dict = {model: defaultdict(lambda: [0, 0, 0, 0, 0, 0, Decimal(0)]) for model in ROLLUPS}
+    expected: dict = {model: defaultdict(lambda: [0, 0, 0, 0, 0, 0, 0, 0, 0, Decimal(0)]) for model in ROLLUPS}
     for e in UsageEvent.objects.filter(organization=org):
         day = e.created_at.astimezone(UTC).date()
         user_key = str(e.user_id) if e.user_id else ""
@@ -69,7 +75,10 @@ def _recompute(org: Organization) -> dict:
             ):
                 row[i] += int(value)
             row[5] += e.tokens_in + e.tokens_out
-            row[6] += e.cost_usd
+            row[6] += e.cache_read_tokens
+            row[7] += e.cache_write_tokens
+            row[8] += e.reasoning_tokens
+            row[9] += e.cost_usd
     return {model: {k: list(v) for k, v in rows.items()} for model, rows in expected.items()}
 
 
@@ -79,7 +88,18 @@ ROLLUPS = {
     UsageDailyModel: ("day", "provider", "model"),
     UsageDailyUser: ("day", "user_key"),
 }
-COUNTERS = ["events", "debates", "api_calls", "tokens_in", "tokens_out", "total_tokens", "total_cost"]
+COUNTERS = [
+    "events",
+    "debates",
+    "api_calls",
+    "tokens_in",
+    "tokens_out",
+    "total_tokens",
+    "cache_read_tokens",
+    "cache_write_tokens",
+    "reasoning_tokens",
+    "total_cost",
+]
 
 
 def _stored(org: Organization) -> dict:

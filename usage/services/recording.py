@@ -18,7 +18,7 @@ from usage.periods import current_period_start, month_key
 from usage.services.budgets import budget_alerts_check
 from usage.services.quota import debates_consume
 from usage.storage import PricedEvent
-from usage.validation import EventInput, UsageValidationError, batch_errors
+from usage.validation import EventInput, UsageValidationError, batch_errors, event_resolved
 
 _RETRIES = 3
 
@@ -67,7 +67,16 @@ class RecordResult:
 def _priced(organization: Organization, e: EventInput, table: pricing.PriceTable, now: datetime) -> PricedEvent:
     occurred = e.occurred_at_utc() or now
     provider, model = e.provider.strip(), e.model.strip()
-    usage = table.price_usage(provider, model, e.tokens_in, e.tokens_out, occurred)
+    usage = table.price_usage(
+        provider,
+        model,
+        e.tokens_in,
+        e.tokens_out,
+        occurred,
+        cache_read=e.cache_read_tokens,
+        cache_write=e.cache_write_tokens,
+        reasoning=e.reasoning_tokens,
+    )
     user_id = e.user_id if isinstance(e.user_id, uuid.UUID) or e.user_id is None else uuid.UUID(str(e.user_id))
     return PricedEvent(
         id=uuid.uuid4(),
@@ -78,6 +87,9 @@ def _priced(organization: Organization, e: EventInput, table: pricing.PriceTable
         model=model,
         tokens_in=e.tokens_in,
         tokens_out=e.tokens_out,
+        cache_read_tokens=e.cache_read_tokens,
+        cache_write_tokens=e.cache_write_tokens,
+        reasoning_tokens=e.reasoning_tokens,
         cost_usd=usage.cost,
         unpriced=usage.unpriced,
         price_id=usage.price_id,
@@ -106,7 +118,7 @@ def _validated(organization: Organization, events: Sequence[EventInput], now: da
     if errors := batch_errors(list(events), now):
         raise UsageValidationError(errors)
     table = pricing.price_table()
-    rows = [_priced(organization, e, table, now) for e in events]
+    rows = [_priced(organization, event_resolved(e), table, now) for e in events]
     if errors := _membership_errors(organization, rows):
         raise UsageValidationError(errors)
     for i, row in enumerate(rows):
