@@ -21,7 +21,7 @@ from aragora_site.http import bearer_credentials, client_ip
 from aragora_site.schema import ERROR
 from billing.serializers import TierLimitsSerializer
 
-PASSWORD_MAX = 1024  # refuse huge passwords before hashing them
+PASSWORD_MAX = services.PASSWORD_MAX_LENGTH
 
 
 class TokenPairSerializer(serializers.Serializer):

@@ -23,6 +23,7 @@ from aragora_site.errors import ServiceError
 from billing.tiers import TIER_LIMITS, tier_in_force
 
 API_KEY_TOUCH_INTERVAL = timedelta(minutes=5)
+PASSWORD_MAX_LENGTH = 1024  # longer passwords are refused before hashing
 _DUMMY_PASSWORD_HASH: str | None = None
 
 

@@ -1,9 +1,24 @@
-from django.contrib.auth.views import LogoutView
+from django.contrib.auth import views as auth_views
 from django.urls import path
 
 from accounts import views
 
 urlpatterns = [
     path("accounts/login/", views.SignInView.as_view(), name="login"),
-    path("accounts/logout/", LogoutView.as_view(), name="logout"),
+    path("accounts/logout/", auth_views.LogoutView.as_view(), name="logout"),
+    path("accounts/register/", views.register, name="register"),
+    path("account/", views.account, name="account"),
+    path("account/sign-out-everywhere", views.sign_out_everywhere, name="sign-out-everywhere"),
+    path("account/password/", views.PasswordChangeView.as_view(), name="password-change"),
+    path("accounts/password/reset/", views.PasswordResetView.as_view(), name="password-reset"),
+    path(
+        "accounts/password/reset/sent/",
+        auth_views.PasswordResetDoneView.as_view(template_name="accounts/password_reset_sent.html"),
+        name="password-reset-sent",
+    ),
+    path(
+        "accounts/password/reset/<uidb64>/<token>/",
+        views.PasswordResetConfirmView.as_view(),
+        name="password_reset_confirm",
+    ),
 ]

@@ -3,25 +3,43 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from functools import lru_cache
+from urllib.parse import urlsplit
 
 from django.conf import settings
 from django.http import HttpRequest, HttpResponse, JsonResponse
 
-# Scripts only from this origin, no plugins, no framing; inline styles stay allowed for the server-drawn SVG.
-CONTENT_SECURITY_POLICY = "; ".join(
-    [
-        "default-src 'self'",
-        "script-src 'self'",
-        "style-src 'self' 'unsafe-inline'",
-        "img-src 'self' data:",
-        "font-src 'self'",
-        "connect-src 'self'",
-        "object-src 'none'",
-        "base-uri 'self'",
-        "form-action 'self'",
-        "frame-ancestors 'none'",
-    ]
-)
+# Stripe's hosted pages: forms that open Checkout or the customer portal are redirected there.
+STRIPE_PAGES = ("https://checkout.stripe.com", "https://billing.stripe.com")
+
+
+@lru_cache(maxsize=8)
+def _policy(stripe_api_base: str) -> str:
+    # A Stripe-compatible server for tests and demos hosts its stand-in pages itself.
+    parts = urlsplit(stripe_api_base)
+    stand_in = (f"{parts.scheme}://{parts.netloc}",) if parts.scheme and parts.netloc else ()
+    form_targets = " ".join(("'self'", *STRIPE_PAGES, *stand_in))
+    return "; ".join(
+        [
+            "default-src 'self'",
+            "script-src 'self'",
+            # Inline styles stay allowed for the server-drawn SVG charts; scripts never are.
+            "style-src 'self' 'unsafe-inline'",
+            "img-src 'self' data:",
+            "font-src 'self'",
+            "connect-src 'self'",
+            "worker-src 'self' blob:",
+            "object-src 'none'",
+            "base-uri 'self'",
+            f"form-action {form_targets}",
+            "frame-ancestors 'none'",
+        ]
+    )
+
+
+def content_security_policy() -> str:
+    """Return the policy of the service's HTML pages: scripts from this origin only, no plugins, no framing."""
+    return _policy(settings.STRIPE_API_BASE)
 
 
 class RequestSizeLimitMiddleware:
@@ -53,5 +71,5 @@ class ContentSecurityPolicyMiddleware:
     def __call__(self, request: HttpRequest) -> HttpResponse:
         response = self.get_response(request)
         if response.get("Content-Type", "").startswith("text/html"):
-            response.setdefault("Content-Security-Policy", CONTENT_SECURITY_POLICY)
+            response.setdefault("Content-Security-Policy", content_security_policy())
         return response

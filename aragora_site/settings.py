@@ -95,6 +95,7 @@ TEMPLATES = [
                 "django.template.context_processors.request",
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
+                "aragora_site.context_processors.app_shell",
             ],
         },
     },
@@ -162,7 +163,9 @@ AUTH_PASSWORD_VALIDATORS = [
 ]
 LOGIN_URL = "login"
 LOGIN_REDIRECT_URL = "dashboard"
-LOGOUT_REDIRECT_URL = "login"
+LOGOUT_REDIRECT_URL = "home"
+# Links in password-reset e-mails work this long (seconds).
+PASSWORD_RESET_TIMEOUT = env.int("ARAGORA_PASSWORD_RESET_SECONDS", default=3600)
 
 ARAGORA_JWT_SECRET = _required_secret("ARAGORA_JWT_SECRET", min_bytes=32)
 ARAGORA_JWT_EXPIRY_HOURS = env.int("ARAGORA_JWT_EXPIRY_HOURS", default=24)

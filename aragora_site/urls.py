@@ -3,6 +3,7 @@ from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView, SpectacularRedocView, SpectacularSwaggerSplitView
 
 from aragora_site.health import HealthApi
+from aragora_site.views import home
 
 urlpatterns = [
     path("admin/", admin.site.urls),
@@ -17,7 +18,9 @@ urlpatterns = [
     path("api/billing/", include("billing.urls")),
     path("api/", include("accounts.urls")),
     path("api/", include("usage.urls")),
+    path("", home, name="home"),
     path("", include("accounts.web_urls")),
+    path("", include("billing.web_urls")),
     path("", include("usage.web_urls")),
 ]
 

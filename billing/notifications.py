@@ -18,13 +18,14 @@ from decimal import Decimal
 from typing import Any
 
 from django.conf import settings
-from django.core.mail import EmailMultiAlternatives, get_connection
+from django.core.mail import EmailMultiAlternatives
 from django.db import transaction
 from django.db.models import F
 from django.template.loader import render_to_string
 from django.utils import timezone
 
 from accounts.models import Organization, Role
+from aragora_site.mail import mail_configured, smtp_connection
 from billing.models import Notification, NotificationChannel, NotificationKind, NotificationStatus
 
 logger = logging.getLogger("aragora.billing.notifications")
@@ -83,7 +84,7 @@ def notification_send(*, organization: Organization, kind: str, context: dict) -
     }
     rows = []
     recipients = _admin_emails(organization)
-    if settings.ARAGORA_SMTP_HOST and recipients:
+    if mail_configured() and recipients:
         rows.append(Notification(channel=NotificationChannel.EMAIL, payload={**base, "recipients": recipients}))
     if settings.ARAGORA_NOTIFICATION_WEBHOOK:
         rows.append(Notification(channel=NotificationChannel.WEBHOOK, payload=base))
@@ -210,18 +211,7 @@ def _build_email(
 
 def _send_email(notification: Notification) -> None:
     message = _email_message(notification)
-    connection = get_connection(
-        "django.core.mail.backends.smtp.EmailBackend",
-        host=settings.ARAGORA_SMTP_HOST,
-        port=settings.ARAGORA_SMTP_PORT,
-        username=settings.ARAGORA_SMTP_USER or None,
-        password=settings.ARAGORA_SMTP_PASSWORD or None,
-        use_tls=settings.ARAGORA_SMTP_USE_TLS and not settings.ARAGORA_SMTP_USE_SSL,
-        use_ssl=settings.ARAGORA_SMTP_USE_SSL,
-        timeout=settings.ARAGORA_SMTP_TIMEOUT,
-        fail_silently=False,
-    )
-    if connection.send_messages([message]) != 1:
+    if smtp_connection().send_messages([message]) != 1:
         raise DeliveryError("The SMTP server did not accept the message.")
 
 

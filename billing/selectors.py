@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import uuid
+from datetime import datetime
+from decimal import Decimal
 from typing import Any
 
 from accounts.models import Organization
@@ -55,3 +57,36 @@ def subscription_summary(*, organization: Organization) -> dict[str, Any]:
         "grace_until": organization.grace_until,
         "limits": organization.limits,
     }
+
+
+def organization_invoices(*, organization: Organization, limit: int = 24) -> list[dict[str, Any]]:
+    """Return the organization's invoices as dj-stripe synced them, newest first (amounts in major units)."""
+    from djstripe.models import Invoice
+
+    if not organization.stripe_customer_id:
+        return []
+    rows = Invoice.objects.filter(customer_id=organization.stripe_customer_id).order_by("-created")[:limit]
+    return [_invoice(row.stripe_data or {}, row.created) for row in rows]
+
+
+def _invoice(data: dict[str, Any], created: datetime | None) -> dict[str, Any]:
+    cents = data.get("total", data.get("amount_due")) or 0
+    return {
+        "id": data.get("id", ""),
+        "number": data.get("number") or "",
+        "created": created,
+        "amount": Decimal(cents) / 100,
+        "currency": (data.get("currency") or "usd").upper(),
+        "status": data.get("status") or "",
+        "url": data.get("hosted_invoice_url") or data.get("invoice_pdf") or "",
+        "pdf": data.get("invoice_pdf") or "",
+    }
+
+
+def billing_configured() -> bool:
+    """Return True when paid plans can be bought here (Stripe key and every price configured)."""
+    try:
+        stripe_client.stripe_config()
+    except stripe_client.StripeConfigError:
+        return False
+    return all(plan["purchasable"] for plan in billing_plans() if plan["tier"] != SubscriptionTier.FREE)

@@ -10,7 +10,7 @@ from aragora_site.caches import reset_process_caches
 from billing.tiers import SubscriptionTier
 from tests.factories import OrganizationFactory, UserFactory
 
-pytest_plugins = ["tests.fakes.stripe_plugin", "tests.fakes.receivers"]
+pytest_plugins = ["tests.fakes.stripe_plugin", "tests.fakes.receivers", "tests.browser"]
 
 
 @pytest.fixture(autouse=True)

@@ -251,7 +251,10 @@ class CostSummaryApi(OrganizationAPIView):
         spend = MoneyField()
         budget = MoneyField(allow_null=True)
         percent_used = serializers.DecimalField(max_digits=12, decimal_places=2, allow_null=True)
-        forecast = MoneyField(help_text="Spend at period end if the pace so far continues.")
+        forecast = MoneyField(
+            allow_null=True,
+            help_text="Spend at period end if the pace so far continues; null in the period's first two days.",
+        )
         forecast_percent = serializers.DecimalField(max_digits=12, decimal_places=2, allow_null=True)
         hard_limit = serializers.BooleanField()
         alert_thresholds = serializers.ListField(child=serializers.IntegerField())

@@ -9,7 +9,7 @@ from django import forms
 from django.core.exceptions import ValidationError
 
 from usage import validation
-from usage.periods import default_range, range_error
+from usage.periods import dashboard_range, range_error
 
 
 class RangeForm(forms.Form):
@@ -18,7 +18,7 @@ class RangeForm(forms.Form):
 
     def clean(self) -> dict[str, Any]:
         data = super().clean()
-        default_start, default_end = default_range()
+        default_start, default_end = dashboard_range()
         start, end = data.get("start") or default_start, data.get("end") or default_end
         if problem := range_error(start, end):
             raise ValidationError(problem[1])
@@ -28,7 +28,7 @@ class RangeForm(forms.Form):
         """Return the chosen range, or the current period when the form is invalid."""
         if self.is_valid():
             return self.cleaned_data["start"], self.cleaned_data["end"]
-        return default_range()
+        return dashboard_range()
 
 
 class BudgetForm(forms.Form):

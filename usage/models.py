@@ -374,6 +374,10 @@ class BudgetAlert(models.Model):
     delivery_status = models.CharField(max_length=16, choices=DeliveryStatus.choices, default=DeliveryStatus.PENDING)
     delivered_at = models.DateTimeField(null=True, blank=True)
     delivery_error = models.CharField(max_length=500, blank=True)
+    acknowledged_at = models.DateTimeField(null=True, blank=True, help_text="When an admin dismissed the alert.")
+    acknowledged_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
 
     class Meta:
         db_table = "usage_budget_alerts"

@@ -26,6 +26,12 @@ def default_range() -> tuple[date, date]:
     return current_period_start(), timezone.localdate()
 
 
+def dashboard_range() -> tuple[date, date]:
+    """Return what the dashboard shows by default: the current period, but never fewer than the last 7 days."""
+    today = timezone.localdate()
+    return min(current_period_start(), today - timedelta(days=6)), today
+
+
 def range_error(start: date, end: date) -> tuple[str, str] | None:
     """Return (field, message) when start..end is not a valid range of whole days, else None."""
     if start > end:

@@ -14,6 +14,7 @@ from accounts.models import Organization, User
 from usage.models import (
     DEFAULT_ALERT_THRESHOLDS,
     Budget,
+    BudgetAlert,
     RollupCounters,
     UsageDaily,
     UsageDailyModel,
@@ -32,6 +33,7 @@ from usage.periods import (
 from usage.pricing import Price, price_table
 
 COUNTERS = RollupCounters.COUNTERS
+FORECAST_MIN_DAYS = 3
 PARTS = ("cache_read_tokens", "cache_write_tokens", "reasoning_tokens")
 CENT = Decimal("0.01")
 BREAKDOWNS = {"provider": ("provider",), "model": ("model",), "user": ("user_key",)}
@@ -119,7 +121,10 @@ def cost_summary(*, organization: Organization, now: datetime | None = None) -> 
     spend = month.total_cost if month else Decimal(0)
     budget = budget_for(organization=organization)
     limit = budget["monthly_budget_usd"]
-    forecast = (spend * end.day / today.day).quantize(CENT, rounding=ROUND_HALF_UP)
+    # A straight line through one or two days says little: no forecast before FORECAST_MIN_DAYS have passed.
+    forecast = None
+    if today.day >= FORECAST_MIN_DAYS:
+        forecast = (spend * end.day / today.day).quantize(CENT, rounding=ROUND_HALF_UP)
     used = _debates_this_period(organization)
     debates_limit = organization.limits.debates_per_month
     return {
@@ -130,7 +135,9 @@ def cost_summary(*, organization: Organization, now: datetime | None = None) -> 
         "budget": limit,
         "percent_used": (spend * 100 / limit).quantize(CENT, rounding=ROUND_HALF_UP) if limit else None,
         "forecast": forecast,
-        "forecast_percent": (forecast * 100 / limit).quantize(CENT, rounding=ROUND_HALF_UP) if limit else None,
+        "forecast_percent": (
+            (forecast * 100 / limit).quantize(CENT, rounding=ROUND_HALF_UP) if limit and forecast is not None else None
+        ),
         "hard_limit": budget["hard_limit"],
         "alert_thresholds": budget["alert_thresholds"],
         "events": month.events if month else 0,
@@ -226,3 +233,14 @@ def prices_in_force(*, provider: str = "", model: str = "", at: datetime | None 
     prices = price_table().in_force(at or timezone.now())
     provider, model = provider.strip().lower(), model.strip().lower()
     return [p for p in prices if (not provider or p.provider == provider) and model in p.model]
+
+
+def budget_alerts_unacknowledged_count(*, organization: Organization) -> int:
+    """Return how many of this period's budget alerts no admin has dismissed yet."""
+    period = month_key(current_period_start())
+    return BudgetAlert.objects.filter(organization=organization, period=period, acknowledged_at__isnull=True).count()
+
+
+def budget_alerts_history(*, organization: Organization, limit: int = 100) -> list[BudgetAlert]:
+    """Return the organization's budget alerts, newest first."""
+    return list(BudgetAlert.objects.filter(organization=organization).order_by("-created_at")[:limit])

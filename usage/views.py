@@ -6,16 +6,17 @@ from decimal import Decimal
 from typing import Any
 
 from django.contrib import messages
-from django.contrib.auth.decorators import login_required
-from django.http import HttpRequest, HttpResponse, HttpResponseForbidden
+from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
-from django.views.decorators.http import require_GET, require_POST
+from django.template.defaultfilters import pluralize
+from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
+from accounts.web import admin_page, organization_page
 from usage import charts, selectors
 from usage.exports import csv_response
 from usage.forms import BudgetForm, RangeForm
-from usage.periods import default_range
-from usage.services.budgets import budget_update
+from usage.periods import dashboard_range
+from usage.services.budgets import budget_alerts_acknowledge, budget_update
 
 
 def _budget_initial(org: Any) -> dict[str, Any]:
@@ -28,7 +29,7 @@ def _budget_initial(org: Any) -> dict[str, Any]:
 
 
 def _render(request: HttpRequest, org: Any, budget_form: BudgetForm | None = None, status: int = 200) -> HttpResponse:
-    default_start, default_end = default_range()
+    default_start, default_end = dashboard_range()
     range_form = RangeForm(request.GET or None, initial={"start": default_start, "end": default_end})
     start, end = range_form.dates()
     points = selectors.cost_timeseries(organization_id=org.pk, start=start, end=end, granularity="day")
@@ -37,6 +38,7 @@ def _render(request: HttpRequest, org: Any, budget_form: BudgetForm | None = Non
         for by in ("provider", "model", "user")
     }
     context = {
+        "section": "usage",
         "organization": org,
         "summary": selectors.cost_summary(organization=org),
         "range_form": range_form,
@@ -55,20 +57,14 @@ def _render(request: HttpRequest, org: Any, budget_form: BudgetForm | None = Non
 
 
 @require_GET
-@login_required
-def dashboard(request: HttpRequest) -> HttpResponse:
-    org = request.user.organization
-    if org is None:
-        return render(request, "usage/no_organization.html", status=403)
+@organization_page
+def dashboard(request: HttpRequest, org: Any) -> HttpResponse:
     return _render(request, org)
 
 
 @require_POST
-@login_required
-def dashboard_budget(request: HttpRequest) -> HttpResponse:
-    org = request.user.organization
-    if org is None or not request.user.is_org_admin:
-        return HttpResponseForbidden("Only organization admins may change the budget.")
+@admin_page
+def dashboard_budget(request: HttpRequest, org: Any) -> HttpResponse:
     form = BudgetForm(request.POST)
     if not form.is_valid():
         return _render(request, org, budget_form=form, status=400)
@@ -78,10 +74,26 @@ def dashboard_budget(request: HttpRequest) -> HttpResponse:
 
 
 @require_GET
-@login_required
-def dashboard_export(request: HttpRequest) -> HttpResponse:
-    org = request.user.organization
-    if org is None:
-        return HttpResponseForbidden("This account does not belong to an organization.")
+@organization_page
+def dashboard_export(request: HttpRequest, org: Any) -> HttpResponse:
     start, end = RangeForm(request.GET or None).dates()
     return csv_response(organization=org, start=start, end=end)
+
+
+@require_http_methods(["GET", "POST"])
+@organization_page
+def alerts(request: HttpRequest, org: Any) -> HttpResponse:
+    """Budget alerts: every threshold crossed, when, and the spend then; admins mark them as seen."""
+    if request.method == "POST":
+        if not request.user.is_org_admin:
+            return render(request, "site/forbidden.html", {"section": "alerts"}, status=403)
+        seen = budget_alerts_acknowledge(organization=org, user=request.user)
+        messages.success(request, f"Marked {seen} alert{pluralize(seen)} as seen.")
+        return redirect("alerts")
+    context = {
+        "section": "alerts",
+        "alerts": selectors.budget_alerts_history(organization=org),
+        "budget": selectors.budget_for(organization=org),
+        "is_admin": request.user.is_org_admin,
+    }
+    return render(request, "usage/alerts.html", context)

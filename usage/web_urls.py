@@ -6,4 +6,5 @@ urlpatterns = [
     path("dashboard/", views.dashboard, name="dashboard"),
     path("dashboard/budget", views.dashboard_budget, name="dashboard-budget"),
     path("dashboard/export.csv", views.dashboard_export, name="dashboard-export"),
+    path("alerts/", views.alerts, name="alerts"),
 ]

@@ -9,12 +9,16 @@ parameters replays the first answer; with other parameters it is refused.
 from __future__ import annotations
 
 import copy
+import hashlib
+import hmac
+import html
 import json
 import re
 import secrets
 import socket
 import threading
 import time
+import urllib.request
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
@@ -74,6 +78,8 @@ class FakeStripe:
     events: list[dict[str, Any]] = field(default_factory=list)
     failures: list[tuple[str, str, int]] = field(default_factory=list)
     _idempotency: dict[str, tuple[str, int, dict]] = field(default_factory=dict)
+    # Where the hosted Checkout page sends its signed events: (webhook URL, signing secret).
+    webhook_target: tuple[str, str] | None = None
     _lock: threading.RLock = field(default_factory=threading.RLock)
     _server: ThreadingHTTPServer | None = None
 
@@ -104,6 +110,7 @@ class FakeStripe:
             self.events.clear()
             self.failures.clear()
             self._idempotency.clear()
+            self.webhook_target = None
             account = fixture("account")
             account["id"] = self.account_id
             self.objects[account["id"]] = account
@@ -182,6 +189,9 @@ class FakeStripe:
             attempt_count=attempt_count,
             amount_due=item["price"]["unit_amount"],
             amount_paid=item["price"]["unit_amount"] if status == "paid" else 0,
+            amount_remaining=0 if status == "paid" else item["price"]["unit_amount"],
+            subtotal=item["price"]["unit_amount"],
+            total=item["price"]["unit_amount"],
             created=int(time.time()),
         )
         invoice["parent"]["subscription_details"].update(subscription=sub["id"], metadata=sub["metadata"])
@@ -342,7 +352,7 @@ class FakeStripe:
             customer_email=params.get("customer_email"),
             created=int(time.time()),
             expires_at=int(time.time()) + 86400,
-            url=f"https://checkout.stripe.com/c/pay/{session_id}",
+            url=f"{self.url}/pay/{session_id}",
         )
         session["_line_items"] = params.get("line_items") or []
         session["_subscription_data"] = params.get("subscription_data") or {}
@@ -433,9 +443,58 @@ class FakeStripe:
             customer=params.get("customer"),
             return_url=params.get("return_url"),
             created=int(time.time()),
-            url=f"https://billing.stripe.com/p/session/test_{session_id}",
+            url=f"{self.url}/portal/{session_id}",
         )
-        return session
+        with self._lock:
+            self.objects[session_id] = session
+        return copy.deepcopy(session)
+
+    # -- the hosted pages: what a customer sees at Stripe -----------------
+    def hosted_page(self, method: str, path: str) -> tuple[int, str, dict[str, str]]:
+        """Serve the stand-in Checkout and portal pages; return (status, HTML, headers)."""
+        kind, _, object_id = path.strip("/").partition("/")
+        with self._lock:
+            session = copy.deepcopy(self.objects.get(object_id))
+        if kind == "pay" and session and session.get("object") == "checkout.session":
+            if method == "POST":
+                return 303, "", {"Location": self._pay(object_id)}
+            return 200, _page("Pay", "<form method=post><button type=submit>Pay</button></form>"), {}
+        if kind == "portal" and session:
+            back = html.escape(session.get("return_url") or "/")
+            return 200, _page("Billing portal", f'<a href="{back}">Return to Aragora</a>'), {}
+        return 404, _page("Not found", "No such page."), {}
+
+    def _pay(self, session_id: str) -> str:
+        """Pay: complete the session, send Stripe's events to the webhook (signed), return the success URL."""
+        session = self.complete_checkout(session_id)
+        subscription = self.get(session["subscription"])
+        for event in (
+            self.event("customer.subscription.created", subscription),
+            self.event("checkout.session.completed", session),
+        ):
+            self._send_event(event)
+        return session["success_url"]
+
+    def _send_event(self, event: dict[str, Any]) -> None:
+        if self.webhook_target is None:
+            return
+        url, secret = self.webhook_target
+        body = json.dumps(event).encode()
+        timestamp = int(time.time())
+        signature = hmac.new(secret.encode(), f"{timestamp}.".encode() + body, hashlib.sha256).hexdigest()
+        request = urllib.request.Request(  # noqa: S310 (a loopback URL the test gave)
+            url,
+            data=body,
+            method="POST",
+            headers={"Content-Type": "application/json", "Stripe-Signature": f"t={timestamp},v1={signature}"},
+        )
+        with urllib.request.urlopen(request, timeout=60) as response:  # noqa: S310
+            response.read()
+
+
+def _page(title: str, body: str) -> str:
+    head = f"<head><title>{title} · Stripe stand-in</title></head>"
+    return f"<!doctype html><html>{head}<body><h1>{title}</h1>{body}</body></html>"
 
 
 class _Handler(BaseHTTPRequestHandler):
@@ -466,11 +525,30 @@ class _Handler(BaseHTTPRequestHandler):
         self.end_headers()
         self.wfile.write(payload)
 
+    def _serve_page(self, method: str) -> None:
+        status, page, headers = self.fake.hosted_page(method, urlsplit(self.path).path)
+        if method == "POST":
+            self.rfile.read(int(self.headers.get("Content-Length") or 0))
+        payload = page.encode()
+        self.send_response(status)
+        self.send_header("Content-Type", "text/html; charset=utf-8")
+        self.send_header("Content-Length", str(len(payload)))
+        for name, value in headers.items():
+            self.send_header(name, value)
+        self.end_headers()
+        self.wfile.write(payload)
+
     def do_GET(self) -> None:
-        self._serve("GET")
+        if self.path.startswith(("/pay/", "/portal/")):
+            self._serve_page("GET")
+        else:
+            self._serve("GET")
 
     def do_POST(self) -> None:
-        self._serve("POST")
+        if self.path.startswith("/pay/"):
+            self._serve_page("POST")
+        else:
+            self._serve("POST")
 
     def do_DELETE(self) -> None:
         self._serve("DELETE")

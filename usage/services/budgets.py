@@ -113,3 +113,10 @@ def budget_update(
     )
     budget_alerts_check(organization, budget, period_spend(organization_id=organization.pk))
     return budget
+
+
+def budget_alerts_acknowledge(*, organization: Organization, user: User) -> int:
+    """Mark every alert of the organization not yet dismissed as seen by `user`; return how many."""
+    return BudgetAlert.objects.filter(organization=organization, acknowledged_at__isnull=True).update(
+        acknowledged_at=timezone.now(), acknowledged_by=user
+    )

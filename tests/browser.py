@@ -1,0 +1,75 @@
+"""A real headless Chromium for page tests (Playwright driving Debian's chromium), as a pytest plugin.
+
+Tests that take `page` are skipped when chromium is not installed. Set ARAGORA_SCREENSHOTS=1 to (re)write the
+README's screenshots under docs/screenshots/.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+from pathlib import Path
+
+import pytest
+
+from tests.factories import PASSWORD
+
+# Playwright's sync API runs an event loop in this thread; the ORM calls made around it are still synchronous.
+os.environ.setdefault("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
+
+CHROMIUM = shutil.which("chromium")
+SCREENSHOTS = Path(__file__).resolve().parent.parent / "docs" / "screenshots"
+PHONE = {"width": 390, "height": 844}
+LAPTOP = {"width": 1280, "height": 900}
+TIMEOUT_MS = 60_000  # a busy 2-core machine can take seconds per page
+
+
+@pytest.fixture(scope="session")
+def chromium():
+    if CHROMIUM is None:
+        pytest.skip("Debian's chromium is not installed (apt-get install -y chromium)")
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(
+            executable_path=CHROMIUM,
+            args=["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking"],
+        )
+        yield browser
+        browser.close()
+
+
+@pytest.fixture
+def page(chromium, live_server):
+    context = chromium.new_context(viewport=LAPTOP, base_url=live_server.url)
+    context.set_default_timeout(TIMEOUT_MS)
+    page = context.new_page()
+    yield page
+    context.close()
+
+
+def sign_in(page, email: str, password: str = PASSWORD) -> None:
+    """Sign in through the sign-in page, as a person would."""
+    page.goto("/accounts/login/")
+    page.fill("input[name=username]", email)
+    page.fill("input[name=password]", password)
+    page.click("form button[type=submit]")
+    page.wait_for_load_state()
+
+
+def fits_the_width(page) -> bool:
+    """Return True when nothing makes the page itself scroll sideways (tables may scroll inside their box)."""
+    return page.evaluate("() => document.documentElement.scrollWidth <= window.innerWidth + 1")
+
+
+def at_widths(page, path: str, name: str | None = None) -> None:
+    """Show `path` at phone and laptop width: it must fit both; save screenshots when asked to."""
+    for label, size in (("390", PHONE), ("1280", LAPTOP)):
+        page.set_viewport_size(size)
+        page.goto(path)
+        page.wait_for_load_state()
+        assert fits_the_width(page), f"{path} overflows at {label} px"
+        if name and os.environ.get("ARAGORA_SCREENSHOTS"):
+            SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+            page.screenshot(path=str(SCREENSHOTS / f"{name}-{label}.png"), full_page=True)
+    page.set_viewport_size(LAPTOP)
