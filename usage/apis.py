@@ -34,13 +34,13 @@ from aragora_site.fields import (
 )
 from aragora_site.schema import ERROR
 from usage import selectors, validation
+from usage.event_json import events_from_json
 from usage.exports import csv_response
 from usage.models import MAX_COUNT, UsageEventType, default_alert_thresholds
 from usage.money import money_str
 from usage.periods import default_range, range_error
 from usage.services.budgets import budget_update
 from usage.services.recording import usage_events_record
-from usage.validation import EventInput
 
 
 @extend_schema_field({"type": "string", "format": "decimal", "example": "12.50"})
@@ -143,6 +143,9 @@ class UsageEventsApi(OrganizationAPIView):
         recorded = serializers.IntegerField()
         duplicates = serializers.IntegerField()
         total_cost = MoneyField()
+        duplicate_indexes = serializers.ListField(
+            child=serializers.IntegerField(), help_text="Positions of the events that were duplicates (recorded once)."
+        )
         events = inline_serializer(
             "RecordedEvent",
             fields={
@@ -152,6 +155,8 @@ class UsageEventsApi(OrganizationAPIView):
                 "duplicate": serializers.BooleanField(),
             },
             many=True,
+            required=False,
+            help_text="One receipt per event, in order: for a single event, or a batch sent with ?receipts=true.",
         )
 
     @extend_schema(
@@ -160,8 +165,13 @@ class UsageEventsApi(OrganizationAPIView):
             'One event, or `{"events": [...]}` with up to 1000, recorded all-or-nothing. An `idempotency_key` '
             "makes retries safe: the same key with the same body is a duplicate (recorded once), with a different "
             "body a 409. A `debate` event consumes one of the tier's monthly debates (402 `quota_exceeded` at the "
-            "limit; 402 `budget_exceeded` when the budget is a hard limit and is spent). Costs are computed here."
+            "limit; 402 `budget_exceeded` when the budget is a hard limit and is spent). Costs are computed here. "
+            "A batch's answer counts what was recorded and lists the positions of duplicates; add `?receipts=true` "
+            "for each event's id and cost."
         ),
+        parameters=[
+            OpenApiParameter("receipts", bool, description="Add a receipt per event to a batch's answer."),
+        ],
         request=PolymorphicProxySerializer(
             component_name="UsageEventsRequest",
             serializers=[EventInputSerializer, InputSerializer],
@@ -170,29 +180,37 @@ class UsageEventsApi(OrganizationAPIView):
         responses={201: OutputSerializer, 400: ERROR, 402: ERROR, 409: ERROR},
     )
     def post(self, request: Request) -> Response:
-        body = request.data
-        if not isinstance(body, dict):
-            raise ValidationError({"non_field_errors": ['Send a JSON object: one event, or {"events": [...]}.']})
-        batch = "events" in body
-        data = (self.InputSerializer if batch else EventInputSerializer)(data=body)
-        data.is_valid(raise_exception=True)
-        items = data.validated_data["events"] if batch else [data.validated_data]
+        receipts = _wants_receipts(request)
+        events, batch, errors = events_from_json(request.data)
+        if errors:
+            raise ValidationError(errors)
         org = organization_for_caller(caller=request.user)
         try:
-            result = usage_events_record(organization=org, events=[EventInput(**item) for item in items])
+            result = usage_events_record(organization=org, events=events)
         except validation.UsageValidationError as exc:
-            errors = {str(i): problems for i, problems in exc.errors.items()}
-            raise ValidationError({"events": errors} if batch else next(iter(errors.values()))) from exc
+            problems = {str(i): fields for i, fields in exc.errors.items()}
+            raise ValidationError({"events": problems} if batch else next(iter(problems.values()))) from exc
         body = {
             "recorded": result.recorded,
             "duplicates": result.duplicates,
             "total_cost": result.total_cost,
-            "events": [
+            "duplicate_indexes": [i for i, duplicate in enumerate(result.duplicate) if duplicate],
+        }
+        if not batch or receipts:
+            body["events"] = [
                 {"id": event_id, "cost_usd": cost, "unpriced": unpriced, "duplicate": duplicate}
                 for event_id, cost, unpriced, duplicate in result.receipts()
-            ],
-        }
+            ]
         return Response(self.OutputSerializer(body).data, status=status.HTTP_201_CREATED)
+
+
+def _wants_receipts(request: Request) -> bool:
+    if "receipts" not in request.query_params:
+        return False
+    value = request.query_params["receipts"]
+    if value not in ("true", "false"):
+        raise ValidationError({"receipts": ["Must be true or false."]})
+    return value == "true"
 
 
 # ---------------------------------------------------------------------------

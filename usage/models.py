@@ -6,10 +6,12 @@ import functools
 import operator
 import uuid
 from decimal import Decimal
+from typing import Any
 
 from django.conf import settings
 from django.db import models
 from django.db.models import F, Q
+from django.dispatch import Signal
 from django.utils import timezone
 
 from usage.money import MoneyField
@@ -65,6 +67,28 @@ OPTIONAL_RATES = (
 LONG_RATES = tuple(name for name in OPTIONAL_RATES if name.startswith("long_"))
 
 
+# Sent whenever price rows are written through the ORM, so this process re-reads the table at once
+# (other processes see the change within usage.pricing.PRICE_RECHECK_SECONDS).
+price_table_changed = Signal()
+
+
+class ModelPriceQuerySet(models.QuerySet):
+    def update(self, **kwargs: Any) -> int:
+        count = super().update(**kwargs)
+        price_table_changed.send(sender=ModelPrice)
+        return count
+
+    def bulk_create(self, objs: Any, *args: Any, **kwargs: Any) -> list:
+        created = super().bulk_create(objs, *args, **kwargs)
+        price_table_changed.send(sender=ModelPrice)
+        return created
+
+    def delete(self) -> tuple[int, dict[str, int]]:
+        deleted = super().delete()
+        price_table_changed.send(sender=ModelPrice)
+        return deleted
+
+
 class ModelPrice(models.Model):
     """Price of one model per million tokens, in force from `effective_from` (rows are added, never rewritten).
 
@@ -99,6 +123,8 @@ class ModelPrice(models.Model):
     )
     effective_from = models.DateTimeField(default=timezone.now)
     updated_at = models.DateTimeField(auto_now=True)
+
+    objects = ModelPriceQuerySet.as_manager()
 
     class Meta:
         db_table = "usage_model_prices"
@@ -137,6 +163,12 @@ class ModelPrice(models.Model):
         self.provider = self.provider.strip().lower()
         self.model = self.model.strip().lower()
         super().save(*args, **kwargs)
+        price_table_changed.send(sender=ModelPrice)
+
+    def delete(self, *args, **kwargs) -> Any:
+        deleted = super().delete(*args, **kwargs)
+        price_table_changed.send(sender=ModelPrice)
+        return deleted
 
 
 def _counts_in_range(*fields: str, limit: int) -> Q:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 import threading
+import time
 from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal, localcontext
@@ -194,8 +195,12 @@ class PriceTable:
         return [price for price in found if price is not None]
 
 
+# How long a worker trusts its copy of the table before comparing versions with the database. Writes made through
+# this process's ORM drop the copy at once (usage.models.price_table_changed); other workers follow within this.
+PRICE_RECHECK_SECONDS = 2.0
 _lock = threading.Lock()
 _cached: PriceTable | None = None
+_checked_at = 0.0
 
 
 @process_cache("price table")
@@ -224,18 +229,21 @@ def _rows(columns: list[str]) -> list[tuple]:
 
 
 def price_table() -> PriceTable:
-    """Return the current price table: cached, but re-read as soon as any price row is added, edited or removed."""
-    global _cached
+    """Return the current price table: an in-memory copy, re-read when a price row is added, edited or removed."""
+    global _cached, _checked_at
+    cached, now = _cached, time.monotonic()
+    if cached is not None and now - _checked_at < PRICE_RECHECK_SECONDS:
+        return cached
     version = _table_version()
-    cached = _cached
     if cached is not None and cached.version == version:
+        _checked_at = now
         return cached
     # Plain rows, not model instances: the table holds thousands of prices and is read again after each change.
     columns = [f.attname for f in ModelPrice._meta.concrete_fields if f.name not in _UNPRICED_COLUMNS]
     prices = [Price.from_row(SimpleNamespace(**dict(zip(columns, row, strict=True)))) for row in _rows(columns)]
     table = PriceTable(version, prices)
     with _lock:
-        _cached = table
+        _cached, _checked_at = table, now
     return table
 
 

@@ -147,8 +147,13 @@ def _adapt(value: Any, conn: Any) -> Any:
     raise TypeError(f"cannot store {value!r} in a rollup")
 
 
-def _params(model: type[RollupCounters], organization_id: uuid.UUID, key: tuple, counters: list) -> list:
-    return [_adapt(value, connection) for value in (organization_id, *key, *counters)]
+def _params(organization: Any, key: tuple, counters: list) -> list:
+    """Return one row's parameters: the organization (already adapted), its key, its counters."""
+    return [
+        organization,
+        *(value if isinstance(value, str) else _adapt(value, connection) for value in key),
+        *(value if type(value) is int else _adapt(value, connection) for value in counters),
+    ]
 
 
 def upsert(model: type[RollupCounters], organization_id: uuid.UUID, rows: dict[tuple, list]) -> dict[tuple, Decimal]:
@@ -159,10 +164,11 @@ def upsert(model: type[RollupCounters], organization_id: uuid.UUID, rows: dict[t
     items = list(rows.items())
     totals: dict[tuple, Decimal] = {}
     cost_field = model._meta.get_field("total_cost")
+    organization = db_uuid(organization_id)
     with connection.cursor() as cursor:
         for start in range(0, len(items), _CHUNK):
             chunk = items[start : start + _CHUNK]
-            params = [p for key, counters in chunk for p in _params(model, organization_id, key, counters)]
+            params = [p for key, counters in chunk for p in _params(organization, key, counters)]
             cursor.execute(_upsert_sql(model, len(chunk), returning=model is UsageMonthly), params)
             if model is UsageMonthly:
                 for *key, cost in cursor.fetchall():

@@ -6,7 +6,10 @@ Columns come from the model's own fields: a new field is written without touchin
 
 from __future__ import annotations
 
+import functools
 import json
+import operator
+import time
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -17,6 +20,7 @@ from typing import Any
 from django.db import connection, models
 
 from accounts.models import User
+from aragora_site.caches import process_cache
 from aragora_site.db import db_uuid
 from usage.models import Budget, UsageEvent
 
@@ -51,31 +55,54 @@ class PricedEvent:
         return UsageEvent.from_db(connection.alias, None, [getattr(self, f.attname) for f in fields])
 
 
-def _adapter(field: models.Field, conn: Any) -> Callable[[Any], Any] | None:
+def _adapter(field: models.Field, vendor: str) -> Callable[[Any], Any] | None:
     """Return how to turn a value of `field` into a driver parameter (None: as it is)."""
     target = field.target_field if field.is_relation else field
     if isinstance(target, models.UUIDField):
-        return None if conn.features.has_native_uuid_field else db_uuid
+        return None if connection.features.has_native_uuid_field else (lambda v: v.hex if v is not None else None)
     if isinstance(target, models.DateTimeField):
-        return conn.ops.adapt_datetimefield_value
+        return connection.ops.adapt_datetimefield_value
     if isinstance(target, models.JSONField):
-        empty = conn.ops.adapt_json_value({}, None)
-        return lambda v: conn.ops.adapt_json_value(v, None) if v else empty
+        empty = connection.ops.adapt_json_value({}, None)
+        return lambda v: connection.ops.adapt_json_value(v, None) if v else empty
     if isinstance(target, models.DecimalField):
-        return lambda v: target.get_db_prep_value(v, conn)
+        return lambda v: target.get_db_prep_value(v, connection)
     return None
+
+
+@functools.lru_cache(maxsize=4)
+def _insert_plan(vendor: str) -> tuple[str, Callable[[Any], tuple], tuple[tuple[int, Callable, bool], ...]]:
+    """The INSERT of the events table, a getter of a row's values, and the values that need adapting."""
+    fields = UsageEvent._meta.concrete_fields
+    columns = ", ".join(connection.ops.quote_name(f.column) for f in fields)
+    placeholders = ", ".join(["%s"] * len(fields))
+    sql = f"INSERT INTO {UsageEvent._meta.db_table} ({columns}) VALUES ({placeholders})"  # noqa: S608 - from _meta
+    adapters = tuple(
+        (index, adapt, isinstance(field, models.DateTimeField))
+        for index, field in enumerate(fields)
+        if (adapt := _adapter(field, vendor)) is not None
+    )
+    return sql, operator.attrgetter(*(f.attname for f in fields)), adapters
 
 
 def events_insert(rows: list[PricedEvent]) -> None:
     """Insert the events with one executemany."""
     if not rows:
         return
-    fields = UsageEvent._meta.concrete_fields
-    columns = ", ".join(connection.ops.quote_name(f.column) for f in fields)
-    placeholders = ", ".join(["%s"] * len(fields))
-    sql = f"INSERT INTO {UsageEvent._meta.db_table} ({columns}) VALUES ({placeholders})"  # noqa: S608 - from _meta
-    getters = [(f.attname, _adapter(f, connection)) for f in fields]
-    params = [[adapt(getattr(r, name)) if adapt else getattr(r, name) for name, adapt in getters] for r in rows]
+    sql, values_of, adapters = _insert_plan(connection.vendor)
+    moments: dict[datetime, Any] = {}  # a batch's events mostly share their times: adapt each one once
+    params = []
+    for row in rows:
+        values = list(values_of(row))
+        for index, adapt, is_moment in adapters:
+            value = values[index]
+            if is_moment:
+                if value not in moments:
+                    moments[value] = adapt(value)
+                values[index] = moments[value]
+            else:
+                values[index] = adapt(value)
+        params.append(values)
     with connection.cursor() as cursor:
         cursor.executemany(sql, params)
 
@@ -92,7 +119,31 @@ def member_ids(organization_id: uuid.UUID, wanted: set[uuid.UUID]) -> set[uuid.U
         return {uuid.UUID(str(row[0])) for row in cursor.fetchall()}
 
 
+# Budgets change rarely and every ingest needs one: each worker keeps them this long. A change made through this
+# process (usage.services.budgets.budget_update) is seen at once; other workers see it within these seconds.
+BUDGET_SECONDS = 2.0
+_budgets: dict[uuid.UUID, tuple[Budget | None, float]] = {}
+
+
+@process_cache("budgets read by ingest")
+def forget_budgets() -> None:
+    _budgets.clear()
+
+
 def budget_get(organization_id: uuid.UUID) -> Budget | None:
+    """Return the organization's budget as of at most BUDGET_SECONDS ago, or None."""
+    now = time.monotonic()
+    seen = _budgets.get(organization_id)
+    if seen is not None and now - seen[1] < BUDGET_SECONDS:
+        return seen[0]
+    budget = _budget_read(organization_id)
+    if len(_budgets) > 10_000:
+        _budgets.clear()
+    _budgets[organization_id] = (budget, now)
+    return budget
+
+
+def _budget_read(organization_id: uuid.UUID) -> Budget | None:
     """Return the organization's budget (unsaved copy, enough to check limits and alerts), or None."""
     sql = (
         f"SELECT monthly_budget_usd, alert_thresholds, hard_limit FROM {Budget._meta.db_table} "  # noqa: S608

@@ -10,6 +10,7 @@ tracker.get_usage_summary(org_id=org.id, start_date=datetime.now() - timedelta(d
 
 from __future__ import annotations
 
+import time
 import uuid
 from collections.abc import Iterable, Mapping
 from datetime import date, datetime
@@ -18,6 +19,7 @@ from typing import Any
 from django.db import transaction
 
 from accounts.models import Organization
+from aragora_site.caches import process_cache
 from aragora_site.errors import ServiceError
 from usage import selectors
 from usage.models import UsageEvent, UsageEventType
@@ -41,14 +43,33 @@ __all__ = [
 _EVENT_FIELDS = set(EventInput.__dataclass_fields__)
 
 
+# Organizations the tracker has seen, for a short while: recording needs only the id (debates re-read the
+# quota fields inside their transaction), so a warm record_event costs no organization query.
+ORGANIZATION_SECONDS = 30.0
+_organizations: dict[uuid.UUID, tuple[Organization, float]] = {}
+
+
+@process_cache("organizations seen by the usage tracker")
+def forget_organizations() -> None:
+    _organizations.clear()
+
+
 def _organization(org_id: Any) -> Organization:
     """Return the organization, or raise a 404 error."""
     try:
-        org = Organization.objects.filter(pk=uuid.UUID(str(org_id))).first()
+        pk = org_id if isinstance(org_id, uuid.UUID) else uuid.UUID(str(org_id))
     except ValueError:
-        org = None
+        pk = None
+    now = time.monotonic()
+    seen = _organizations.get(pk) if pk else None
+    if seen is not None and now - seen[1] < ORGANIZATION_SECONDS:
+        return seen[0]
+    org = Organization.objects.filter(pk=pk).order_by().first() if pk else None
     if org is None:
         raise ServiceError("No organization has this id.", code="organization_not_found", status=404)
+    if len(_organizations) > 10_000:
+        _organizations.clear()
+    _organizations[pk] = (org, now)
     return org
 
 

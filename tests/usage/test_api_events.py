@@ -297,3 +297,47 @@ def test_the_csv_export_has_the_parts(admin_client_api):
         "0",
         "100",
     ]
+
+
+def test_a_batch_answers_with_counts_and_duplicate_positions_and_receipts_only_on_request(admin_client_api, org):
+    batch = {"events": [{"event_type": "api_call", "idempotency_key": "k1"}, {"event_type": "api_call"}]}
+    first = admin_client_api.post("/api/usage/events", batch, format="json")
+    assert first.status_code == 201 and "events" not in first.json()
+    assert first.json() == {"recorded": 2, "duplicates": 0, "total_cost": "0.00", "duplicate_indexes": []}
+    again = admin_client_api.post("/api/usage/events?receipts=true", batch, format="json").json()
+    assert again["recorded"] == 1 and again["duplicate_indexes"] == [0]
+    assert [e["duplicate"] for e in again["events"]] == [True, False]
+    assert UsageEvent.objects.filter(organization=org).count() == 3
+
+
+@pytest.mark.parametrize("value", ["", "yes", "1"])
+def test_a_malformed_receipts_parameter_is_refused_before_anything_is_recorded(admin_client_api, org, value):
+    res = admin_client_api.post(f"/api/usage/events?receipts={value}", {"event_type": "api_call"}, format="json")
+    assert res.status_code == 400 and "receipts" in res.json()["errors"]
+    assert not UsageEvent.objects.filter(organization=org).exists()
+
+
+@pytest.mark.parametrize(
+    "occurred_at", ["2026-11-30", "2026-11-30T10:00:00", "yesterday", 1764500000, "2026-11-30T10:00:00+25:00"]
+)
+def test_occurred_at_must_be_a_date_time_with_a_time_zone(admin_client_api, org, occurred_at):
+    res = admin_client_api.post(
+        "/api/usage/events", {"event_type": "api_call", "occurred_at": occurred_at}, format="json"
+    )
+    assert res.status_code == 400 and "occurred_at" in res.json()["errors"]
+    assert not UsageEvent.objects.filter(organization=org).exists()
+
+
+@pytest.mark.parametrize("field", ["event_type", "provider", "model", "tokens_in", "metadata", "usage"])
+def test_null_is_refused_where_the_schema_has_no_null(admin_client_api, org, field):
+    res = admin_client_api.post("/api/usage/events", {"event_type": "api_call", field: None}, format="json")
+    assert res.status_code == 400 and res.json()["errors"][field] == ["May not be null."]
+
+
+def test_the_documented_event_fields_are_exactly_the_accepted_ones():
+    from usage.apis import EventInputSerializer
+    from usage.event_json import FIELDS, NULLABLE
+
+    documented = EventInputSerializer().fields
+    assert set(documented) == FIELDS
+    assert {name for name, field in documented.items() if field.allow_null} == NULLABLE

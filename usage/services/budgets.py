@@ -17,6 +17,7 @@ from usage.models import Budget, BudgetAlert, DeliveryStatus
 from usage.money import money_str
 from usage.periods import current_period_start, month_key
 from usage.selectors import period_spend
+from usage.storage import forget_budgets
 from usage.validation import budget_amount_clean, budget_thresholds_clean
 
 logger = logging.getLogger("aragora.usage")
@@ -111,6 +112,7 @@ def budget_update(
             "updated_by": updated_by,
         },
     )
+    transaction.on_commit(forget_budgets)  # the save dropped this worker's copy; so does the commit
     budget_alerts_check(organization, budget, period_spend(organization_id=organization.pk))
     return budget
 

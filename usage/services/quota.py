@@ -52,6 +52,8 @@ def debates_consume(org: Organization, rows: Sequence[PricedEvent], budget: Budg
     debates = Counter(month_key(utc_day(r.created_at)) for r in rows if r.event_type == UsageEventType.DEBATE)
     if not debates:
         return
+    # The caller's copy may be a few seconds old (see usage.tracker): the quota counts what the database says now.
+    org.refresh_from_db(fields=["tier", "grace_until", "debates_used", "period_start"])
     current = month_key(current_period_start())
     hard_budget = budget is not None and budget.hard_limit and budget.monthly_budget_usd is not None
     if hard_budget or set(debates) != {current}:
