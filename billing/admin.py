@@ -1,4 +1,7 @@
-"""Back office for billing: each organization's billing state, grace periods, notifications and Stripe events."""
+"""Back office for billing: each organization's billing state, grace periods, notifications and Stripe events.
+
+Every action goes through billing.services.backoffice, which records it in the audit log.
+"""
 
 from __future__ import annotations
 
@@ -10,8 +13,7 @@ from django.utils import timezone
 
 from aragora_site.errors import ServiceError
 from billing.models import Notification, NotificationStatus, OrganizationBilling, StripeEventReceipt
-from billing.notifications import notification_retry
-from billing.services import grace, self_service
+from billing.services import backoffice
 
 BILLING_FIELDS = [
     "tier",
@@ -63,7 +65,7 @@ class OrganizationBillingAdmin(admin.ModelAdmin):
     def resync_from_stripe(self, request: Any, queryset: QuerySet[OrganizationBilling]) -> None:
         for org in queryset:
             try:
-                outcome = self_service.organization_resync(organization=org)
+                outcome = backoffice.organization_resync(organization=org, actor=request.user)
             except ServiceError as exc:
                 self.message_user(request, f"{org.name}: {exc.message}", messages.ERROR)
             else:
@@ -71,7 +73,7 @@ class OrganizationBillingAdmin(admin.ModelAdmin):
 
     @admin.action(description="Downgrade if the grace period has ended")
     def expire_grace_if_due(self, request: Any, queryset: QuerySet[OrganizationBilling]) -> None:
-        expired = sum(grace.organization_grace_expire(organization=org) for org in queryset)
+        expired = sum(backoffice.organization_grace_expire(organization=org, actor=request.user) for org in queryset)
         self.message_user(request, f"Downgraded {expired} organization(s) whose grace period had ended.")
 
 
@@ -89,7 +91,8 @@ class NotificationAdmin(admin.ModelAdmin):
 
     @admin.action(description="Retry now")
     def retry_now(self, request: Any, queryset: QuerySet[Notification]) -> None:
-        results = [notification_retry(notification=n) for n in queryset.exclude(status=NotificationStatus.SENT)]
+        due = queryset.exclude(status=NotificationStatus.SENT).select_related("organization")
+        results = [backoffice.notification_retry(notification=n, actor=request.user) for n in due]
         sent = sum(1 for n in results if n is not None and n.status == NotificationStatus.SENT)
         self.message_user(request, f"Retried {len(results)} notification(s); {sent} delivered.")
 
