@@ -10,6 +10,8 @@ from typing import Any
 from django.contrib import admin, messages
 from django.db.models import QuerySet
 from django.utils import timezone
+from djstripe.admin.admin import InvoiceAdmin as DjstripeInvoiceAdmin
+from djstripe.models import Invoice
 
 from aragora_site.errors import ServiceError
 from billing.models import Notification, NotificationStatus, OrganizationBilling, StripeEventReceipt
@@ -110,3 +112,28 @@ class StripeEventReceiptAdmin(admin.ModelAdmin):
 
     def has_change_permission(self, request: Any, obj: Any = None) -> bool:
         return False
+
+
+def _sent_by_stripe(obj: Any, name: str) -> bool:
+    """False for a dj-stripe property whose key the Stripe API version in use no longer sends."""
+    try:
+        getattr(obj, name)
+    except KeyError:
+        return False
+    return True
+
+
+admin.site.unregister(Invoice)
+
+
+@admin.register(Invoice)
+class InvoiceAdmin(DjstripeInvoiceAdmin):
+    """dj-stripe's invoices, without `paid`: Stripe dropped it in API 2025-03-31 and reading it raised KeyError
+    on the list and on every invoice's page. Search is by invoice id: `number` is not a column."""
+
+    list_display = ("total", "status", "currency", "number", "customer")
+    search_fields = ()
+
+    def get_readonly_fields(self, request: Any, obj: Any = None) -> list[str]:
+        fields = super().get_readonly_fields(request, obj)
+        return [name for name in fields if obj is None or _sent_by_stripe(obj, name)]
