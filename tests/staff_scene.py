@@ -1,5 +1,5 @@
 """A small but complete world for the back office's pages: paying, lapsing and free organizations, spend,
-an unpriced model, a failed notification and a revoked token."""
+an unpriced model, a failed notification, a revoked token and one staff action."""
 
 from __future__ import annotations
 
@@ -10,6 +10,7 @@ from decimal import Decimal
 from django.utils import timezone
 
 from accounts import jwt_auth
+from accounts.backoffice import organization_debates_reset
 from accounts.models import Organization, User
 from billing.models import Notification, NotificationStatus
 from billing.tiers import SubscriptionTier
@@ -81,4 +82,6 @@ def staff_scene() -> Scene:
         last_error="DeliveryError: 502 from the receiver",
     )
     jwt_auth.revoke_token(token_jti="jti-scene-1", reason="user_logout", user_id=str(globex.owner_id))
+    Organization.objects.filter(pk=northwind.pk).update(debates_used=12)
+    organization_debates_reset(organization=northwind, actor=staff, reason="Debates lost in the outage of the 3rd")
     return Scene(staff, northwind, globex, initech, umbrella, free, failed)

@@ -12,6 +12,7 @@ import pytest
 
 from accounts.models import Organization
 from aragora_site.models import AuditAction, AuditEntry
+from billing.services.backoffice import organization_tier_override
 from tests.factories import PASSWORD
 from tests.staff_scene import staff_scene
 
@@ -150,6 +151,7 @@ STAFF_PAGES = [
     "/admin/accounts/user/",
     "/admin/accounts/user/{user}/change/",
     "/admin/aragora_site/auditentry/",
+    "/admin/aragora_site/auditentry/{entry}/change/",
     "/admin/billing/organizationbilling/",
     "/admin/billing/notification/",
     "/admin/usage/usagemonthly/",
@@ -160,10 +162,13 @@ STAFF_PAGES = [
 
 def test_every_back_office_page_fits_phone_and_desktop_widths(live_server, staff_page, scene):
     page = staff_page
+    org = scene.globex
+    organization_tier_override(organization=org, tier="enterprise", reason="Rescue deal", actor=scene.staff)
+    entry = AuditEntry.objects.get(action=AuditAction.TIER_OVERRIDE)
     for width in WIDTHS:
         page.set_viewport_size({"width": width, "height": 900})
         for template in STAFF_PAGES:
-            url = template.format(org=scene.globex.pk, user=scene.globex.owner_id)
+            url = template.format(org=org.pk, user=org.owner_id, entry=entry.pk)
             response = page.goto(f"{live_server.url}{url}")
             assert response.status == 200, url
             assert _fits(page), f"{url} scrolls sideways at {width} px"

@@ -81,7 +81,8 @@ def test_the_home_page_shows_failed_notifications_recent_revocations_and_staff_a
     assert home.context["overview"]["failed_notifications"] == [scene.failed]
     assert "502 from the receiver" in page and f'href="/admin/billing/notification/{scene.failed.pk}/change/"' in page
     assert "user_logout" in page and scene.globex.owner.email in page
-    assert "Recent staff actions" in page
+    assert [entry.action for entry in home.context["overview"]["audit"]] == ["debates_reset"]
+    assert "Debates lost in the outage of the 3rd" in page
 
 
 def test_the_overview_costs_the_same_queries_however_much_data_there_is(scene):
