@@ -74,7 +74,7 @@ def member_changes_record(*, user: User, before: dict[str, Any], actor: Any) -> 
     so each one's audit trail shows it.
     """
     after = members_snapshot(user_ids=[user.pk]).get(user.pk, {})
-    changes = _readable(changes_between(before, after), before, after)
+    changes = _readable(changes_between(before=before, after=after), before, after)
     if not changes:
         return []
     deactivated = before.get("is_active") and not after.get("is_active")
@@ -100,7 +100,7 @@ def organization_debates_reset(*, organization: Organization, actor: Any, reason
         target=org,
         organization=org,
         reason=reason,
-        details=changes_between(before, after) or {"debates_used": [0, 0]},
+        details=changes_between(before=before, after=after) or {"debates_used": [0, 0]},
     )
     organization.debates_used, organization.period_start = org.debates_used, org.period_start
     return org

@@ -47,6 +47,6 @@ def audit_record(
     )
 
 
-def changes_between(before: dict[str, Any], after: dict[str, Any]) -> dict[str, list[Any]]:
+def changes_between(*, before: dict[str, Any], after: dict[str, Any]) -> dict[str, list[Any]]:
     """Return {field: [before, after]} for the fields whose value differs."""
     return {name: [before.get(name), after.get(name)] for name in after if before.get(name) != after.get(name)}

@@ -144,6 +144,17 @@ def test_the_organization_page_resets_debates_from_its_own_button(live_server, s
     assert Organization.objects.get(pk=org.pk).debates_used == 0
 
 
+def test_the_sign_in_page_fits_and_refuses_a_wrong_password(live_server, browser, scene):
+    page = browser.new_page(viewport={"width": 390, "height": 800})
+    page.goto(f"{live_server.url}/admin/login/")
+    assert _fits(page)
+    page.fill("input[name=username]", scene.staff.email)
+    page.fill("input[name=password]", "not-the-password")
+    page.click("input[type=submit]")
+    assert "Invalid e-mail or password." in page.inner_text(".errornote")
+    assert "/admin/login/" in page.url and _fits(page)
+
+
 STAFF_PAGES = [
     "/admin/accounts/organization/",
     "/admin/accounts/organization/{org}/change/",
