@@ -1,15 +1,26 @@
-"""Back office for users, organizations and revoked tokens. No secret is ever displayed."""
+"""Back office for users, organizations and revoked tokens. No secret is ever displayed; every staff action and
+membership change is recorded in the audit log (accounts.backoffice, billing.services.backoffice)."""
 
 from __future__ import annotations
 
 from typing import Any
 
+from django import forms
 from django.contrib import admin, messages
 from django.contrib.auth.admin import UserAdmin as DjangoUserAdmin
 from django.db.models import Count, Q, QuerySet
+from django.http import HttpRequest, HttpResponse
+from django.template.response import TemplateResponse
+from django.urls import path, reverse
+from django.utils.html import format_html, format_html_join
+from django.utils.http import urlencode
 
-from accounts import revocation, services
+from accounts import backoffice, services
 from accounts.models import IssuedRefreshToken, Organization, RevokedToken, User
+from aragora_site.admin_actions import ReasonForm, object_action_view, reason_form_page
+from billing.selectors import organization_stripe_records
+from billing.services.backoffice import organization_tier_override
+from billing.tiers import SubscriptionTier
 
 
 @admin.register(User)
@@ -44,38 +55,66 @@ class UserAdmin(DjangoUserAdmin):
     def has_api_key(self, obj: User) -> bool:
         return obj.has_api_key
 
-    @admin.action(description="Revoke all tokens (sign out everywhere)")
+    @admin.action(description="Revoke all tokens (sign out everywhere)", permissions=["change"])
     def revoke_all_tokens(self, request: Any, queryset: QuerySet[User]) -> None:
-        for user in queryset:
-            revocation.revoke_all_for_user(str(user.pk), reason=f"admin:{request.user}")
-        self.message_user(request, f"Revoked all tokens of {queryset.count()} user(s).", messages.SUCCESS)
+        users = list(queryset.select_related("organization"))
+        for user in users:
+            backoffice.user_tokens_revoke(user=user, actor=request.user)
+        self.message_user(request, f"Revoked all tokens of {len(users)} user(s).", messages.SUCCESS)
 
-    @admin.action(description="Revoke API keys")
+    @admin.action(description="Revoke API keys", permissions=["change"])
     def revoke_api_keys(self, request: Any, queryset: QuerySet[User]) -> None:
-        for user in queryset:
-            services.api_key_revoke(user=user)
-        self.message_user(request, f"Revoked the API keys of {queryset.count()} user(s).", messages.SUCCESS)
+        users = list(queryset.select_related("organization"))
+        for user in users:
+            backoffice.user_api_key_revoke(user=user, actor=request.user)
+        self.message_user(request, f"Revoked the API keys of {len(users)} user(s).", messages.SUCCESS)
 
-    @admin.action(description="Deactivate (ends sessions and API keys)")
+    @admin.action(description="Deactivate (ends sessions and API keys)", permissions=["change"])
     def deactivate_users(self, request: Any, queryset: QuerySet[User]) -> None:
-        for user in queryset:
-            services.user_deactivate(user=user, reason=f"admin:{request.user}")
-        self.message_user(request, f"Deactivated {queryset.count()} user(s).", messages.SUCCESS)
+        users = list(queryset.select_related("organization"))
+        for user in users:
+            backoffice.user_deactivate(user=user, actor=request.user)
+        self.message_user(request, f"Deactivated {len(users)} user(s).", messages.SUCCESS)
 
     def save_model(self, request: Any, obj: User, form: Any, change: bool) -> None:
-        was_active = change and User.objects.filter(pk=obj.pk, is_active=True).exists()
+        before = backoffice.members_snapshot(user_ids=[obj.pk]).get(obj.pk) if change else None
         super().save_model(request, obj, form, change)
-        if was_active and not obj.is_active:
+        if before is None:
+            return
+        if before["is_active"] and not obj.is_active:
             services.user_deactivate(user=obj, reason=f"admin:{request.user}")
+        backoffice.member_changes_record(user=obj, before=before, actor=request.user)
 
 
 class MemberInline(admin.TabularInline):
+    """Members' role and status; new members are added through the API, within the tier's user limit."""
+
     model = User
     fields = ["email", "name", "role", "is_active"]
     readonly_fields = ["email"]
     extra = 0
     can_delete = False
     show_change_link = True
+
+    def has_add_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+
+class TierOverrideForm(ReasonForm):
+    tier = forms.ChoiceField(choices=SubscriptionTier.choices)
+
+    field_order = ["tier", "reason"]
+
+
+def _plan_state(org: Organization) -> str:
+    limit = org.limits.debates_per_month
+    used = f"{org.debates_used} of {limit}" if limit is not None else f"{org.debates_used} (unlimited)"
+    return f"{org}: {org.get_tier_display()} tier, {org.effective_tier.label} in force; {used} debates used"
+
+
+def _admin_link(label: str, name: str, *, args: list[Any] | None = None, query: dict[str, Any] | None = None) -> tuple:
+    url = reverse(f"admin:{name}", args=args)
+    return (f"{url}?{urlencode(query)}" if query else url, label)
 
 
 @admin.register(Organization)
@@ -93,13 +132,38 @@ class OrganizationAdmin(admin.ModelAdmin):
     ]
     list_filter = ["tier"]
     search_fields = ["name", "slug", "owner__email", "id"]
-    readonly_fields = ["id", "tier_in_force", "debates_remaining", "is_at_limit", "created_at", "updated_at"]
+    fieldsets = [
+        (None, {"fields": ["id", "name", "slug", "owner"]}),
+        ("Plan and quota", {"fields": ["tier", "tier_in_force", "debates_used", "debates_remaining", "period_start"]}),
+        ("Related", {"fields": ["related_links"]}),
+        ("Dates", {"fields": ["created_at", "updated_at"]}),
+    ]
+    # The tier and the quota counter change only through the actions below, which ask why and record it.
+    readonly_fields = [
+        "id",
+        "tier",
+        "tier_in_force",
+        "debates_used",
+        "debates_remaining",
+        "related_links",
+        "created_at",
+        "updated_at",
+    ]
     list_select_related = ["owner"]
+    autocomplete_fields = ["owner"]
     inlines = [MemberInline]
-    actions = ["reset_usage"]
+    actions = ["override_tier", "reset_usage"]
 
     def get_queryset(self, request: Any) -> QuerySet[Organization]:
         return super().get_queryset(request).annotate(_members=Count("members", filter=Q(members__is_active=True)))
+
+    def get_urls(self) -> list:
+        view = self.admin_site.admin_view
+        return [
+            path("<path:object_id>/override-tier/", view(self.override_tier_view), name="accounts_organization_tier"),
+            path("<path:object_id>/reset-debates/", view(self.reset_usage_view), name="accounts_organization_reset"),
+            *super().get_urls(),
+        ]
 
     @admin.display(description="Members", ordering="_members")
     def member_count(self, obj: Organization) -> int:
@@ -114,11 +178,83 @@ class OrganizationAdmin(admin.ModelAdmin):
         remaining = obj.debates_remaining
         return "unlimited" if remaining is None else str(remaining)
 
-    @admin.action(description="Reset this period's debate usage")
-    def reset_usage(self, request: Any, queryset: QuerySet[Organization]) -> None:
-        for org in queryset:
-            org.reset_monthly_usage()
-        self.message_user(request, f"Reset usage of {queryset.count()} organization(s).", messages.SUCCESS)
+    @admin.display(description="Links")
+    def related_links(self, obj: Organization) -> str:
+        if obj.pk is None:
+            return "-"
+        own = {"organization__id__exact": obj.pk}
+        stripe = organization_stripe_records(organization=obj)
+        links = [_admin_link("Billing state", "billing_organizationbilling_change", args=[obj.pk])]
+        if stripe["subscription"] is not None:
+            links.append(
+                _admin_link("Stripe subscription", "djstripe_subscription_change", args=[stripe["subscription"]])
+            )
+        if stripe["customer"] is not None:
+            links.append(_admin_link("Stripe customer", "djstripe_customer_change", args=[stripe["customer"]]))
+        if stripe["has_invoices"]:
+            query = {"customer__id__exact": obj.stripe_customer_id}
+            links.append(_admin_link("Invoices", "djstripe_invoice_changelist", query=query))
+        links += [
+            _admin_link("Stripe events", "billing_stripeeventreceipt_changelist", query=own),
+            _admin_link("Monthly spend", "usage_usagemonthly_changelist", query=own),
+            _admin_link("Usage events", "usage_usageevent_changelist", query=own),
+            _admin_link("Members", "accounts_user_changelist", query=own),
+            _admin_link("Notifications", "billing_notification_changelist", query=own),
+            _admin_link("Audit log", "aragora_site_auditentry_changelist", query=own),
+        ]
+        items = format_html_join("", '<li><a href="{}">{}</a></li>', links)
+        return format_html('<ul class="related-links">{}</ul>', items)
+
+    @admin.action(description="Override tier…", permissions=["change"])
+    def override_tier(self, request: Any, queryset: QuerySet[Organization]) -> TemplateResponse | None:
+        def apply(org: Organization, data: dict[str, Any]) -> str:
+            organization_tier_override(organization=org, tier=data["tier"], reason=data["reason"], actor=request.user)
+            return f"{org.name}: now on the {org.effective_tier.label} tier."
+
+        return reason_form_page(
+            self,
+            request,
+            queryset,
+            form_class=TierOverrideForm,
+            action="override_tier",
+            title="Override tier",
+            submit_label="Override tier",
+            apply=apply,
+            describe=_plan_state,
+        )
+
+    @admin.action(description="Reset this period's debates…", permissions=["change"])
+    def reset_usage(self, request: Any, queryset: QuerySet[Organization]) -> TemplateResponse | None:
+        def apply(org: Organization, data: dict[str, Any]) -> str:
+            backoffice.organization_debates_reset(organization=org, actor=request.user, reason=data["reason"])
+            return f"{org.name}: debates used this period reset to 0."
+
+        return reason_form_page(
+            self,
+            request,
+            queryset,
+            form_class=ReasonForm,
+            action="reset_usage",
+            title="Reset this period's debates",
+            submit_label="Reset debates",
+            apply=apply,
+            describe=_plan_state,
+        )
+
+    def override_tier_view(self, request: HttpRequest, object_id: str) -> HttpResponse:
+        return object_action_view(self, request, object_id, self.override_tier)
+
+    def reset_usage_view(self, request: HttpRequest, object_id: str) -> HttpResponse:
+        return object_action_view(self, request, object_id, self.reset_usage)
+
+    def save_formset(self, request: Any, form: Any, formset: Any, change: bool) -> None:
+        changed = [f.instance for f in formset.forms if f.instance.pk is not None and f.has_changed()]
+        before = backoffice.members_snapshot(user_ids=[user.pk for user in changed])
+        super().save_formset(request, form, formset, change)
+        for user in changed:
+            if before[user.pk]["is_active"] and not user.is_active:
+                services.user_deactivate(user=user, reason=f"admin:{request.user}")
+            backoffice.member_changes_record(user=user, before=before[user.pk], actor=request.user)
 
 
 @admin.register(RevokedToken)

@@ -1,4 +1,7 @@
-"""Back office for billing: each organization's billing state, grace periods, notifications and Stripe events."""
+"""Back office for billing: each organization's billing state, grace periods, notifications and Stripe events.
+
+Every action goes through billing.services.backoffice, which records it in the audit log.
+"""
 
 from __future__ import annotations
 
@@ -7,11 +10,12 @@ from typing import Any
 from django.contrib import admin, messages
 from django.db.models import QuerySet
 from django.utils import timezone
+from djstripe.admin.admin import InvoiceAdmin as DjstripeInvoiceAdmin
+from djstripe.models import Invoice
 
 from aragora_site.errors import ServiceError
 from billing.models import Notification, NotificationStatus, OrganizationBilling, StripeEventReceipt
-from billing.notifications import notification_retry
-from billing.services import grace, self_service
+from billing.services import backoffice
 
 BILLING_FIELDS = [
     "tier",
@@ -63,7 +67,7 @@ class OrganizationBillingAdmin(admin.ModelAdmin):
     def resync_from_stripe(self, request: Any, queryset: QuerySet[OrganizationBilling]) -> None:
         for org in queryset:
             try:
-                outcome = self_service.organization_resync(organization=org)
+                outcome = backoffice.organization_resync(organization=org, actor=request.user)
             except ServiceError as exc:
                 self.message_user(request, f"{org.name}: {exc.message}", messages.ERROR)
             else:
@@ -71,7 +75,7 @@ class OrganizationBillingAdmin(admin.ModelAdmin):
 
     @admin.action(description="Downgrade if the grace period has ended")
     def expire_grace_if_due(self, request: Any, queryset: QuerySet[OrganizationBilling]) -> None:
-        expired = sum(grace.organization_grace_expire(organization=org) for org in queryset)
+        expired = sum(backoffice.organization_grace_expire(organization=org, actor=request.user) for org in queryset)
         self.message_user(request, f"Downgraded {expired} organization(s) whose grace period had ended.")
 
 
@@ -89,7 +93,8 @@ class NotificationAdmin(admin.ModelAdmin):
 
     @admin.action(description="Retry now")
     def retry_now(self, request: Any, queryset: QuerySet[Notification]) -> None:
-        results = [notification_retry(notification=n) for n in queryset.exclude(status=NotificationStatus.SENT)]
+        due = queryset.exclude(status=NotificationStatus.SENT).select_related("organization")
+        results = [backoffice.notification_retry(notification=n, actor=request.user) for n in due]
         sent = sum(1 for n in results if n is not None and n.status == NotificationStatus.SENT)
         self.message_user(request, f"Retried {len(results)} notification(s); {sent} delivered.")
 
@@ -107,3 +112,28 @@ class StripeEventReceiptAdmin(admin.ModelAdmin):
 
     def has_change_permission(self, request: Any, obj: Any = None) -> bool:
         return False
+
+
+def _sent_by_stripe(obj: Any, name: str) -> bool:
+    """False for a dj-stripe property whose key the Stripe API version in use no longer sends."""
+    try:
+        getattr(obj, name)
+    except KeyError:
+        return False
+    return True
+
+
+admin.site.unregister(Invoice)
+
+
+@admin.register(Invoice)
+class InvoiceAdmin(DjstripeInvoiceAdmin):
+    """dj-stripe's invoices, without `paid`: Stripe dropped it in API 2025-03-31 and reading it raised KeyError
+    on the list and on every invoice's page. Search is by invoice id: `number` is not a column."""
+
+    list_display = ("total", "status", "currency", "number", "customer")
+    search_fields = ()
+
+    def get_readonly_fields(self, request: Any, obj: Any = None) -> list[str]:
+        fields = super().get_readonly_fields(request, obj)
+        return [name for name in fields if obj is None or _sent_by_stripe(obj, name)]

@@ -90,3 +90,22 @@ def billing_configured() -> bool:
     except stripe_client.StripeConfigError:
         return False
     return all(plan["purchasable"] for plan in billing_plans() if plan["tier"] != SubscriptionTier.FREE)
+
+
+def organization_stripe_records(*, organization: Organization) -> dict[str, Any]:
+    """Return the keys of the organization's synced Stripe customer and subscription, and whether it has invoices.
+
+    A key is None when dj-stripe holds no copy of the object. Three indexed lookups.
+    """
+    from djstripe.models import Customer, Invoice, Subscription
+
+    customer_id, subscription_id = organization.stripe_customer_id, organization.stripe_subscription_id
+    return {
+        "customer": Customer.objects.filter(id=customer_id).values_list("pk", flat=True).first()
+        if customer_id
+        else None,
+        "subscription": Subscription.objects.filter(id=subscription_id).values_list("pk", flat=True).first()
+        if subscription_id
+        else None,
+        "has_invoices": bool(customer_id) and Invoice.objects.filter(customer_id=customer_id).exists(),
+    }

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from decimal import Decimal
 from typing import Any
 
@@ -11,7 +12,17 @@ from django.http import HttpRequest
 
 from billing.tiers import SubscriptionTier
 from usage.models import LONG_RATES, STAFF_SOURCE, Budget, BudgetAlert, ModelPrice, UsageEvent, UsageMonthly
-from usage.money import money_str
+from usage.money import money_display, money_str
+
+
+def money_column(field: str, *, description: str, per_event: bool = False) -> Callable[[Any, Any], str]:
+    """Return an admin column (and read-only field) showing `field` in the one money format, sortable by it."""
+
+    @admin.display(description=description, ordering=field)
+    def column(model_admin: Any, obj: Any) -> str:
+        return money_display(getattr(obj, field), per_event=per_event)
+
+    return column
 
 
 class ReadOnlyAdmin(admin.ModelAdmin):
@@ -55,12 +66,13 @@ class UsageMonthlyAdmin(ReadOnlyAdmin):
     """Spend per organization and month, most expensive first, with the totals of the filtered rows."""
 
     change_list_template = "admin/usage/usagemonthly/change_list.html"
-    list_display = ["organization", "tier", "month", "total_cost", "debates", "api_calls", "total_tokens", "events"]
+    list_display = ["organization", "tier", "month", "cost", "debates", "api_calls", "total_tokens", "events"]
     list_filter = [MonthFilter, TierFilter]
     search_fields = ["organization__name", "organization__slug"]
     ordering = ["-total_cost", "-month"]
     list_select_related = ["organization"]
     list_per_page = 100
+    cost = money_column("total_cost", description="Total cost")
 
     @admin.display(description="Tier", ordering="organization__tier")
     def tier(self, obj: UsageMonthly) -> str:
@@ -91,7 +103,7 @@ class UsageEventAdmin(ReadOnlyAdmin):
         "model",
         "tokens_in",
         "tokens_out",
-        "cost_usd",
+        "cost",
         "unpriced",
         "user",
     ]
@@ -100,7 +112,9 @@ class UsageEventAdmin(ReadOnlyAdmin):
     date_hierarchy = "created_at"
     list_select_related = ["organization", "user"]
     show_full_result_count = False
-    readonly_fields = [f.name for f in UsageEvent._meta.fields]
+    fields = ["cost" if f.name == "cost_usd" else f.name for f in UsageEvent._meta.fields]
+    readonly_fields = fields
+    cost = money_column("cost_usd", description="Cost", per_event=True)
 
 
 @admin.register(ModelPrice)
@@ -180,13 +194,20 @@ def _rate_or_plain(rate: Decimal | None, plain: str) -> str:
 
 @admin.register(Budget)
 class BudgetAdmin(ReadOnlyAdmin):
-    list_display = ["organization", "monthly_budget_usd", "alert_thresholds", "hard_limit", "updated_at", "updated_by"]
+    list_display = ["organization", "budget", "alert_thresholds", "hard_limit", "updated_at", "updated_by"]
     list_filter = ["hard_limit"]
     search_fields = ["organization__name"]
+    fields = ["organization", "budget", "alert_thresholds", "hard_limit", "updated_at", "updated_by"]
+    readonly_fields = fields
+    budget = money_column("monthly_budget_usd", description="Monthly budget")
 
 
 @admin.register(BudgetAlert)
 class BudgetAlertAdmin(ReadOnlyAdmin):
-    list_display = ["created_at", "organization", "period", "threshold", "spend_usd", "budget_usd", "delivery_status"]
+    list_display = ["created_at", "organization", "period", "threshold", "spend", "budget", "delivery_status"]
     list_filter = ["delivery_status", "period"]
     search_fields = ["organization__name"]
+    fields = [*list_display, "delivered_at", "delivery_error"]
+    readonly_fields = fields
+    spend = money_column("spend_usd", description="Spend")
+    budget = money_column("budget_usd", description="Budget")

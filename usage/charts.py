@@ -8,6 +8,8 @@ from typing import Any
 import pygal
 from pygal.style import Style
 
+from usage.money import money_display
+
 _SCRIPT = re.compile(r"<script\b.*?</script>", re.DOTALL)
 _STYLE = Style(
     background="transparent",
@@ -27,7 +29,7 @@ _STYLE = Style(
 
 
 def _money_label(value: float) -> str:
-    return f"${value:,.2f}" if value >= 1 or value == 0 else f"${value:.4f}"
+    return money_display(value)
 
 
 def daily_cost_chart(points: list[dict[str, Any]]) -> str:

@@ -14,7 +14,7 @@ from django.db.models import F, Q
 from django.dispatch import Signal
 from django.utils import timezone
 
-from usage.money import MoneyField
+from usage.money import MoneyField, money_display
 
 MAX_COUNT = 2**53 - 1  # largest count one event may carry (exact in JSON doubles)
 MAX_ROLLUP_COUNT = 2**62  # headroom below the 64-bit limit of the rollup counters
@@ -241,7 +241,7 @@ class UsageEvent(models.Model):
         ]
 
     def __str__(self) -> str:
-        return f"{self.event_type} {self.provider}/{self.model} ${self.cost_usd}"
+        return f"{self.event_type} {self.provider}/{self.model} {money_display(self.cost_usd, per_event=True)}"
 
     @property
     def total_tokens(self) -> int:

@@ -1,8 +1,8 @@
-"""Exact USD amounts: the money column (exact in SQL arithmetic on every database), rounding and plain text."""
+"""Exact USD amounts: the money column (exact in SQL on every database), rounding, plain text, display for people."""
 
 from __future__ import annotations
 
-from decimal import ROUND_HALF_EVEN, Decimal
+from decimal import ROUND_HALF_EVEN, ROUND_HALF_UP, Decimal, localcontext
 from typing import Any
 
 from django.db import models
@@ -63,3 +63,30 @@ def money_str(value: Decimal) -> str:
     text = f"{value.normalize():f}" if value else "0"
     whole, _, frac = text.partition(".")
     return f"{whole}.{frac.ljust(2, '0')}"
+
+
+PER_EVENT_SIGNIFICANT_DIGITS = 4
+
+
+def money_display(value: Decimal | int | str | None, *, per_event: bool = False) -> str:
+    """Return a USD amount for people, the one format of pages, admin and charts.
+
+    Totals have two decimals ("$1,234.57"). Per-event costs keep up to four significant digits, so a
+    cost below a cent stays visible ("$0.0042", "$0.00000014"), and never fewer than two decimals.
+    Rounding is half-up; there is never exponent notation; None is "—".
+    """
+    if value is None:
+        return "—"
+    amount = Decimal(str(value)) if isinstance(value, float) else Decimal(value)
+    if not amount.is_finite():
+        raise ValueError(f"Not an amount of money: {value!r}")
+    places = 2
+    if per_event and amount:
+        places = max(2, PER_EVENT_SIGNIFICANT_DIGITS - 1 - amount.adjusted())
+    with localcontext() as context:
+        context.prec = max(context.prec, amount.adjusted() + places + 2)
+        rounded = amount.quantize(Decimal(1).scaleb(-places), rounding=ROUND_HALF_UP)
+    whole, _, frac = f"{abs(rounded):,f}".partition(".")
+    frac = frac.rstrip("0").ljust(2, "0")
+    sign = "-" if rounded < 0 else ""  # an amount that rounds to zero has no sign
+    return f"{sign}${whole}.{frac}"

@@ -7,7 +7,7 @@ import pytest
 from billing.tiers import SubscriptionTier
 from tests.factories import OrganizationFactory, UserFactory
 from tests.usage.conftest import record
-from usage.models import ModelPrice, UsageEvent
+from usage.models import Budget, ModelPrice, UsageEvent
 from usage.pricing import calculate_token_cost
 
 pytestmark = pytest.mark.django_db
@@ -74,3 +74,20 @@ def test_staff_edit_a_price_and_new_events_use_it(staff_client):
 def test_non_staff_cannot_open_the_back_office(client, org_admin):
     client.force_login(org_admin)
     assert client.get("/admin/usage/usagemonthly/").status_code == 302
+
+
+def test_money_columns_show_dollars_and_cents_and_per_event_sub_cent_digits(staff_client, org):
+    big = record(org, provider="openai", model="gpt-4o", tokens_in=6_297_921)  # $15.7448025
+    tiny = record(org, provider="openai", model="gpt-4o", tokens_in=1)  # $0.0000025
+    Budget.objects.create(organization=org, monthly_budget_usd=Decimal("1234.5"))
+
+    monthly = staff_client.get("/admin/usage/usagemonthly/").content.decode()
+    events = staff_client.get("/admin/usage/usageevent/").content.decode()
+    event = staff_client.get(f"/admin/usage/usageevent/{big.pk}/change/").content.decode()
+    budgets = staff_client.get("/admin/usage/budget/").content.decode()
+
+    assert "$15.74" in monthly and "15.744" not in monthly
+    assert "$15.74" in events and "$0.0000025" in events and "E-" not in events
+    assert "$15.74" in event and "15.7448025" not in event
+    assert "$1,234.50" in budgets
+    assert tiny.cost_usd == Decimal("0.0000025")

@@ -1,23 +1,21 @@
-"""Display formats for the dashboard: money, counts, percentages."""
+"""Display formats for the dashboard and the back office: money, counts, percentages."""
 
-from decimal import ROUND_HALF_UP, Decimal
+from decimal import Decimal
 
 from django import template
 
-from usage.money import money_str
+from usage.money import money_display, money_str
 
 register = template.Library()
 
 
 @register.filter
-def usd(value: Decimal | None) -> str:
-    """Format a USD amount for people: "$1,234.57", and four decimals below a dollar ("$0.0042")."""
-    if value is None:
-        return "—"
-    value = Decimal(value)
-    if value and abs(value) < 1:
-        return f"${value.quantize(Decimal('0.0001'), rounding=ROUND_HALF_UP)}"
-    return f"${value.quantize(Decimal('0.01'), rounding=ROUND_HALF_UP):,}"
+def usd(value: Decimal | None, kind: str = "") -> str:
+    """Format a USD amount for people with usage.money.money_display: a total by default ("$1,234.57").
+
+    `|usd:"event"` formats a per-event cost, keeping its sub-cent digits ("$0.0042").
+    """
+    return money_display(value, per_event=kind == "event")
 
 
 @register.filter
