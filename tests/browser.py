@@ -1,7 +1,7 @@
 """A real headless Chromium for page tests (Playwright driving Debian's chromium), as a pytest plugin.
 
-Tests that take `page` are skipped when chromium is not installed. Set ARAGORA_SCREENSHOTS=1 to (re)write the
-README's screenshots under docs/screenshots/.
+Tests that take `page` (or `chromium`) are skipped when chromium is not installed. Set
+ARAGORA_SCREENSHOTS=docs/screenshots to (re)write the README's screenshots there.
 """
 
 from __future__ import annotations
@@ -18,7 +18,7 @@ from tests.factories import PASSWORD
 os.environ.setdefault("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
 
 CHROMIUM = shutil.which("chromium")
-SCREENSHOTS = Path(__file__).resolve().parent.parent / "docs" / "screenshots"
+ROOT = Path(__file__).resolve().parent.parent
 PHONE = {"width": 390, "height": 844}
 LAPTOP = {"width": 1280, "height": 900}
 TIMEOUT_MS = 60_000  # a busy 2-core machine can take seconds per page
@@ -62,14 +62,22 @@ def fits_the_width(page) -> bool:
     return page.evaluate("() => document.documentElement.scrollWidth <= window.innerWidth + 1")
 
 
+def screenshot(page, name: str) -> None:
+    """Save a full-page screenshot as <name>.png in ARAGORA_SCREENSHOTS, when that is set."""
+    folder = os.environ.get("ARAGORA_SCREENSHOTS")
+    if folder:
+        path = ROOT / folder
+        path.mkdir(parents=True, exist_ok=True)
+        page.screenshot(path=str(path / f"{name}.png"), full_page=True)
+
+
 def at_widths(page, path: str, name: str | None = None) -> None:
-    """Show `path` at phone and laptop width: it must fit both; save screenshots when asked to."""
+    """Show `path` at phone and laptop width: it must fit both (and is photographed when asked)."""
     for label, size in (("390", PHONE), ("1280", LAPTOP)):
         page.set_viewport_size(size)
         page.goto(path)
         page.wait_for_load_state()
         assert fits_the_width(page), f"{path} overflows at {label} px"
-        if name and os.environ.get("ARAGORA_SCREENSHOTS"):
-            SCREENSHOTS.mkdir(parents=True, exist_ok=True)
-            page.screenshot(path=str(SCREENSHOTS / f"{name}-{label}.png"), full_page=True)
+        if name:
+            screenshot(page, f"{name}-{label}")
     page.set_viewport_size(LAPTOP)

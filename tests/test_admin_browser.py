@@ -4,40 +4,17 @@ open the Stripe section, override a tier with a reason and find it in the audit 
 `ARAGORA_SCREENSHOTS=docs/screenshots` saves the overview's screenshots there (the README shows them).
 """
 
-import os
-import shutil
-from pathlib import Path
-
 import pytest
 
 from accounts.models import Organization
 from aragora_site.models import AuditAction, AuditEntry
 from billing.services.backoffice import organization_tier_override
+from tests.browser import TIMEOUT_MS, fits_the_width, screenshot
 from tests.factories import PASSWORD
 from tests.staff_scene import staff_scene
 
-# Playwright's sync API runs an event loop in this thread; the ORM calls made here are still synchronous.
-os.environ.setdefault("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
-
-CHROMIUM = shutil.which("chromium")
 WIDTHS = (390, 1280)
-pytestmark = [
-    pytest.mark.browser,
-    pytest.mark.skipif(CHROMIUM is None, reason="Debian's chromium is not installed (apt-get install -y chromium)"),
-]
-
-
-@pytest.fixture
-def browser():
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(
-            executable_path=CHROMIUM,
-            args=["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking"],
-        )
-        yield browser
-        browser.close()
+pytestmark = pytest.mark.browser
 
 
 @pytest.fixture
@@ -46,9 +23,10 @@ def scene(transactional_db):
 
 
 @pytest.fixture
-def staff_page(live_server, browser, scene):
+def staff_page(live_server, chromium, scene):
     """A page signed in as staff through the admin's own sign-in form."""
-    page = browser.new_page(viewport={"width": 1280, "height": 900})
+    page = chromium.new_page(viewport={"width": 1280, "height": 900})
+    page.set_default_timeout(TIMEOUT_MS)
     page.goto(f"{live_server.url}/admin/")
     assert "/admin/login/" in page.url
     page.fill("input[name=username]", scene.staff.email)
@@ -58,17 +36,7 @@ def staff_page(live_server, browser, scene):
     return page
 
 
-def _fits(page) -> bool:
-    return page.evaluate("document.documentElement.scrollWidth <= window.innerWidth")
-
-
-def _screenshot(page, width: int, tmp_path: Path) -> None:
-    folder = Path(os.environ.get("ARAGORA_SCREENSHOTS") or tmp_path)
-    folder.mkdir(parents=True, exist_ok=True)
-    page.screenshot(path=str(folder / f"admin-overview-{width}.png"), full_page=True)
-
-
-def test_overview_shows_the_numbers_and_fits_phone_and_desktop_widths(live_server, staff_page, scene, tmp_path):
+def test_overview_shows_the_numbers_and_fits_phone_and_desktop_widths(live_server, staff_page, scene):
     page = staff_page
     for width in WIDTHS:
         page.set_viewport_size({"width": width, "height": 900})
@@ -80,8 +48,8 @@ def test_overview_shows_the_numbers_and_fits_phone_and_desktop_widths(live_serve
         assert "mystery / mystery-9" in page.inner_text("#overview-unpriced")
         assert "502 from the receiver" in page.inner_text("#overview-failed-notifications")
         assert "user_logout" in page.inner_text("#overview-revocations")
-        assert _fits(page), f"the page scrolls sideways at {width} px"
-        _screenshot(page, width, tmp_path)
+        assert fits_the_width(page), f"the page scrolls sideways at {width} px"
+        screenshot(page, f"admin-overview-{width}")
 
 
 def test_stripe_models_open_from_one_collapsed_section_below_the_product(live_server, staff_page):
@@ -144,15 +112,16 @@ def test_the_organization_page_resets_debates_from_its_own_button(live_server, s
     assert Organization.objects.get(pk=org.pk).debates_used == 0
 
 
-def test_the_sign_in_page_fits_and_refuses_a_wrong_password(live_server, browser, scene):
-    page = browser.new_page(viewport={"width": 390, "height": 800})
+def test_the_sign_in_page_fits_and_refuses_a_wrong_password(live_server, chromium, scene):
+    page = chromium.new_page(viewport={"width": 390, "height": 800})
+    page.set_default_timeout(TIMEOUT_MS)
     page.goto(f"{live_server.url}/admin/login/")
-    assert _fits(page)
+    assert fits_the_width(page)
     page.fill("input[name=username]", scene.staff.email)
     page.fill("input[name=password]", "not-the-password")
     page.click("input[type=submit]")
     assert "Invalid e-mail or password." in page.inner_text(".errornote")
-    assert "/admin/login/" in page.url and _fits(page)
+    assert "/admin/login/" in page.url and fits_the_width(page)
 
 
 STAFF_PAGES = [
@@ -182,4 +151,4 @@ def test_every_back_office_page_fits_phone_and_desktop_widths(live_server, staff
             url = template.format(org=org.pk, user=org.owner_id, entry=entry.pk)
             response = page.goto(f"{live_server.url}{url}")
             assert response.status == 200, url
-            assert _fits(page), f"{url} scrolls sideways at {width} px"
+            assert fits_the_width(page), f"{url} scrolls sideways at {width} px"

@@ -1,39 +1,25 @@
 """The dashboard in a real headless Chromium: sign in, see the chart, and the same numbers as the API."""
 
-import os
-import shutil
 from decimal import Decimal
 
 import pytest
 import requests
 
 from accounts import tokens
+from tests.browser import TIMEOUT_MS, at_widths
 from tests.factories import PASSWORD
 from tests.usage.conftest import record
 from usage.models import Budget
 
-# Playwright's sync API runs an event loop in this thread; the ORM calls made here are still synchronous.
-os.environ.setdefault("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
-
-CHROMIUM = shutil.which("chromium")
-pytestmark = [
-    pytest.mark.browser,
-    pytest.mark.skipif(CHROMIUM is None, reason="Debian's chromium is not installed (apt-get install -y chromium)"),
-]
+pytestmark = pytest.mark.browser
 
 
 @pytest.fixture
-def browser_page():
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(
-            executable_path=CHROMIUM,
-            args=["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking"],
-        )
-        page = browser.new_page(viewport={"width": 1400, "height": 1000})
-        yield page
-        browser.close()
+def browser_page(chromium):
+    page = chromium.new_page(viewport={"width": 1400, "height": 1000})
+    page.set_default_timeout(TIMEOUT_MS)
+    yield page
+    page.close()
 
 
 def _api(live_server, user, path):
@@ -79,6 +65,7 @@ def test_admin_signs_in_and_sees_the_chart_and_the_apis_numbers(live_server, bro
     assert shown == [item["cost"] for item in providers]
     assert member.email in page.inner_text("[data-testid=breakdown-user]")
 
+    at_widths(page, f"{live_server.url}/dashboard/", "dashboard")
     page.fill("input[name=monthly_budget_usd]", "50.00")
     page.click("[data-testid=budget-form] button[type=submit]")
     page.wait_for_selector("text=Budget saved.")
