@@ -2,7 +2,7 @@ import pytest
 from django.test import Client
 
 from accounts import jwt_auth, tokens
-from accounts.models import RevokedToken, User
+from accounts.models import ApiKey, RevokedToken, User
 from tests.conftest import client_for
 from tests.factories import UserFactory
 
@@ -26,6 +26,7 @@ def test_admin_is_for_staff_only(org_admin):
 @pytest.mark.django_db
 def test_admin_lists_render_without_showing_secrets(staff_browser, org_admin):
     key = org_admin.generate_api_key()
+    row = ApiKey.objects.get(user=org_admin)
     jwt_auth.revoke_token(token_jti="abc123", reason="user_logout", user_id=str(org_admin.id))
     for url in [
         "/admin/accounts/user/",
@@ -34,11 +35,13 @@ def test_admin_lists_render_without_showing_secrets(staff_browser, org_admin):
         f"/admin/accounts/organization/{org_admin.organization_id}/change/",
         "/admin/accounts/revokedtoken/?q=abc123",
         "/admin/accounts/issuedrefreshtoken/",
+        "/admin/accounts/apikey/",
+        f"/admin/accounts/apikey/{row.pk}/change/",
     ]:
         res = staff_browser.get(url)
         assert res.status_code == 200, url
         assert key not in res.content.decode()
-        assert org_admin.api_key_hash not in res.content.decode()
+        assert row.key_hash not in res.content.decode()
     assert b"abc123" in staff_browser.get("/admin/accounts/revokedtoken/?q=abc123").content
 
 
