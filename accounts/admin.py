@@ -6,10 +6,18 @@ from typing import Any
 
 from django.contrib import admin, messages
 from django.contrib.auth.admin import UserAdmin as DjangoUserAdmin
-from django.db.models import Count, Exists, OuterRef, Q, QuerySet
+from django.db.models import Count, Q, QuerySet
 
 from accounts import revocation, services
-from accounts.models import ApiKey, Invitation, IssuedRefreshToken, Organization, RevokedToken, User
+from accounts.models import (
+    ApiKey,
+    Invitation,
+    IssuedRefreshToken,
+    Organization,
+    RevokedToken,
+    User,
+    has_live_api_key,
+)
 
 
 class ApiKeyInline(admin.TabularInline):
@@ -55,12 +63,11 @@ class UserAdmin(DjangoUserAdmin):
     actions = ["revoke_all_tokens", "revoke_api_keys", "deactivate_users"]
 
     def get_queryset(self, request: Any) -> QuerySet[User]:
-        live = ApiKey.objects.live().filter(user=OuterRef("pk"))
-        return super().get_queryset(request).annotate(_has_api_key=Exists(live))
+        return super().get_queryset(request).annotate(_has_live_api_key=has_live_api_key())
 
     @admin.display(boolean=True, description="API key")
     def has_api_key(self, obj: User) -> bool:
-        return obj._has_api_key
+        return obj.has_api_key
 
     @admin.action(description="Revoke all tokens (sign out everywhere)")
     def revoke_all_tokens(self, request: Any, queryset: QuerySet[User]) -> None:

@@ -7,7 +7,7 @@ from typing import Any
 from django.db.models import QuerySet
 from rest_framework.exceptions import PermissionDenied
 
-from accounts.models import DEFAULT_API_KEY_NAME, ApiKey, Invitation, Organization, User
+from accounts.models import DEFAULT_API_KEY_NAME, ApiKey, Invitation, Organization, User, has_live_api_key
 
 
 def organization_for_caller(*, caller: Any) -> Organization:
@@ -19,7 +19,9 @@ def organization_for_caller(*, caller: Any) -> Organization:
 
 
 def organization_members(*, organization: Organization) -> QuerySet[User]:
-    return organization.members.filter(is_active=True).order_by("created_at")
+    """Return the organization's active members, oldest first, each knowing whether it holds a live API key."""
+    members = organization.members.filter(is_active=True).order_by("created_at")
+    return members.annotate(_has_live_api_key=has_live_api_key())
 
 
 def api_keys_live(*, user_id: Any) -> QuerySet[ApiKey]:

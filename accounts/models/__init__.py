@@ -1,7 +1,7 @@
 """The models of accounts, by topic: organizations and users, API keys, invitations, session records."""
 
 from accounts.managers import UserManager
-from accounts.models.api_keys import DEFAULT_API_KEY_NAME, ApiKey
+from accounts.models.api_keys import DEFAULT_API_KEY_NAME, ApiKey, has_live_api_key
 from accounts.models.invitations import Invitation
 from accounts.models.records import IssuedRefreshToken, LoginThrottle, RevokedToken
 from accounts.models.users import Organization, Role, User, generate_slug
@@ -18,4 +18,5 @@ __all__ = [
     "User",
     "UserManager",
     "generate_slug",
+    "has_live_api_key",
 ]

@@ -10,7 +10,7 @@ from datetime import datetime
 from typing import Any
 
 from django.db import IntegrityError, models, transaction
-from django.db.models import F, Q
+from django.db.models import Exists, F, OuterRef, Q
 from django.utils import timezone
 
 from accounts.keys import api_key_lookup_prefix, api_key_new, hash_api_key
@@ -104,3 +104,8 @@ class ApiKey(models.Model):
 
 def _iso(value: datetime | None) -> str | None:
     return value.isoformat() if value else None
+
+
+def has_live_api_key() -> Exists:
+    """Return an annotation for a User query set: does the user hold a live key (`_has_live_api_key`)."""
+    return Exists(ApiKey.objects.live().filter(user=OuterRef("pk")))

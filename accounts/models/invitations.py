@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import uuid
 from datetime import datetime, timedelta
+from typing import Any
 
 from django.conf import settings
 from django.db import models
@@ -13,9 +14,9 @@ from django.utils import timezone
 from accounts.models.users import Role
 
 
-def invitation_expiry() -> datetime:
-    """Return when an invitation made now expires (ARAGORA_INVITATION_DAYS from now)."""
-    return timezone.now() + timedelta(days=settings.ARAGORA_INVITATION_DAYS)
+def invitation_expiry(created_at: datetime) -> datetime:
+    """Return when an invitation made at `created_at` expires (ARAGORA_INVITATION_DAYS later)."""
+    return created_at + timedelta(days=settings.ARAGORA_INVITATION_DAYS)
 
 
 class InvitationQuerySet(models.QuerySet):
@@ -37,7 +38,7 @@ class Invitation(models.Model):
         "accounts.User", null=True, blank=True, on_delete=models.SET_NULL, related_name="invitations_sent"
     )
     created_at = models.DateTimeField(default=timezone.now)
-    expires_at = models.DateTimeField(default=invitation_expiry)
+    expires_at = models.DateTimeField(blank=True, help_text="ARAGORA_INVITATION_DAYS after creation by default.")
     accepted_at = models.DateTimeField(null=True, blank=True)
     accepted_user = models.ForeignKey(
         "accounts.User",
@@ -67,8 +68,10 @@ class Invitation(models.Model):
     def __str__(self) -> str:
         return f"{self.email} to {self.organization_id}"
 
-    def save(self, *args, **kwargs) -> None:
+    def save(self, *args: Any, **kwargs: Any) -> None:
         self.email = (self.email or "").strip().lower()
+        if self.expires_at is None:
+            self.expires_at = invitation_expiry(self.created_at)
         super().save(*args, **kwargs)
 
     @property

@@ -271,6 +271,8 @@ class User(AbstractBaseUser, PermissionsMixin):
         """True when the user has a live API key (of any name)."""
         if self._state.adding:
             return "_pending_api_key" in self.__dict__
+        if "_has_live_api_key" in self.__dict__:  # annotated by a list (accounts.models.api_keys)
+            return self._has_live_api_key
         return self.api_keys.live().exists()
 
     def live_api_keys(self) -> list[ApiKey]:

@@ -79,3 +79,41 @@ def test_revoked_tokens_are_read_only_in_admin(staff_browser):
     res = staff_browser.post(f"/admin/accounts/revokedtoken/{pk}/change/", {"reason": "changed"})
     assert res.status_code == 403
     assert RevokedToken.objects.get(pk=pk).reason == "x"
+
+
+@pytest.mark.django_db
+def test_staff_find_a_key_by_prefix_or_email_and_revoke_it(staff_browser, org_admin):
+    key = org_admin.generate_api_key()
+    other = UserFactory(organization=org_admin.organization).generate_api_key()
+    row = ApiKey.objects.get(user=org_admin)
+    for query in (key[:12], org_admin.email):
+        page = staff_browser.get(f"/admin/accounts/apikey/?q={query}").content.decode()
+        assert row.prefix in page and other[:12] not in page
+    res = staff_browser.post("/admin/accounts/apikey/", {"action": "revoke", "_selected_action": [str(row.pk)]})
+    assert res.status_code == 302
+    assert client_for(api_key=key).get("/api/org").status_code == 401
+    assert client_for(api_key=other).get("/api/org").status_code == 200
+
+
+@pytest.mark.django_db
+def test_api_keys_are_read_only_in_admin_and_shown_inline_on_their_user(staff_browser, org_admin):
+    key = org_admin.generate_api_key()
+    row = ApiKey.objects.get(user=org_admin)
+    res = staff_browser.post(f"/admin/accounts/apikey/{row.pk}/change/", {"name": "renamed"})
+    assert res.status_code == 403
+    assert staff_browser.get("/admin/accounts/apikey/add/").status_code == 403
+    assert ApiKey.objects.get(pk=row.pk).name == "default"
+    user_page = staff_browser.get(f"/admin/accounts/user/{org_admin.pk}/change/").content.decode()
+    assert row.prefix in user_page and key not in user_page and row.key_hash not in user_page
+    assert org_admin.email in staff_browser.get(f"/admin/accounts/user/?q={row.prefix}").content.decode()
+
+
+@pytest.mark.django_db
+def test_invitations_are_listed_read_only_for_staff(staff_browser, org_admin):
+    from accounts.models import Invitation
+
+    invitation = Invitation.objects.create(organization=org_admin.organization, email="x@example.com")
+    assert b"x@example.com" in staff_browser.get("/admin/accounts/invitation/").content
+    assert staff_browser.get(f"/admin/accounts/invitation/{invitation.pk}/change/").status_code == 200
+    res = staff_browser.post(f"/admin/accounts/invitation/{invitation.pk}/change/", {"email": "y@example.com"})
+    assert res.status_code == 403 and Invitation.objects.get().email == "x@example.com"

@@ -314,3 +314,17 @@ def test_concurrent_creates_of_one_name_make_one_key():
         thread.join()
     assert sorted(outcomes) == ["created"] + ["key_name_taken"] * 4
     assert ApiKey.objects.filter(user=user, name="ci").count() == 1
+
+
+def test_the_member_list_shows_who_holds_a_live_key_in_one_query(org, org_admin, member):
+    services.api_key_create(user=org_admin, name="ci")
+    revoked, _ = services.api_key_create(user=member, name="old")
+    services.api_key_revoke(user=member, key_id=revoked.pk)
+    for _ in range(3):
+        UserFactory(organization=org)
+    client = client_for(org_admin)
+    with CaptureQueriesContext(connection) as queries:
+        members = client.get("/api/org/members").json()
+    holders = {m["email"]: m["has_api_key"] for m in members}
+    assert holders[org_admin.email] is True and holders[member.email] is False
+    assert len([q for q in queries.captured_queries if "accounts_apikey" in q["sql"]]) == 1
