@@ -34,18 +34,29 @@ def extract_bearer_token(request: Any) -> str | None:
 class Principal:
     """The caller of an authenticated request, built from the credentials alone (no full user load).
 
-    `.db_user` loads the full user when a view needs it.
+    `.db_user` loads the full user when a view needs it. `api_key_id` names the API key that sent the request
+    (None for an access token), so that usage can be attributed to the key.
     """
 
     is_authenticated = True
     is_anonymous = False
 
-    def __init__(self, *, user_id: str, email: str, org_id: str | None, role: str, auth_method: str) -> None:
+    def __init__(
+        self,
+        *,
+        user_id: str,
+        email: str,
+        org_id: str | None,
+        role: str,
+        auth_method: str,
+        api_key_id: str | None = None,
+    ) -> None:
         self.id = self.pk = user_id
         self.email = email
         self.org_id = org_id
         self.role = role
         self.auth_method = auth_method
+        self.api_key_id = api_key_id
 
     def __str__(self) -> str:
         return self.email
@@ -106,7 +117,12 @@ class APIKeyAuthentication(authentication.BaseAuthentication):
                 code="api_access_not_in_tier",
             )
         principal = Principal(
-            user_id=owner.user_id, email=owner.email, org_id=owner.org_id, role=owner.role, auth_method="api_key"
+            user_id=owner.user_id,
+            email=owner.email,
+            org_id=owner.org_id,
+            role=owner.role,
+            auth_method="api_key",
+            api_key_id=owner.key_id,
         )
         return principal, None
 

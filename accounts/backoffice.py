@@ -9,9 +9,10 @@ from __future__ import annotations
 from typing import Any
 
 from django.db import transaction
+from django.db.models import QuerySet
 
 from accounts import revocation, services
-from accounts.models import Organization, User
+from accounts.models import ApiKey, Organization, User
 from aragora_site.audit import audit_record, changes_between
 from aragora_site.models import AuditAction
 
@@ -27,17 +28,28 @@ def user_tokens_revoke(*, user: User, actor: Any) -> None:
 
 
 @transaction.atomic
-def user_api_key_revoke(*, user: User, actor: Any) -> None:
-    """Revoke the user's API key and record it (with the key's public prefix, never the key)."""
-    prefix = user.api_key_prefix
-    services.api_key_revoke(user=user)
-    audit_record(
-        actor=actor,
-        action=AuditAction.API_KEY_REVOKED,
-        target=user,
-        organization=user.organization,
-        details={"key_prefix": prefix},
-    )
+def user_api_keys_revoke(*, user: User, actor: Any) -> int:
+    """Revoke every live API key of the user and record it (with the keys' public prefixes, never a key)."""
+    return api_keys_revoke(keys=user.api_keys.all(), actor=actor)
+
+
+@transaction.atomic
+def api_keys_revoke(*, keys: QuerySet[ApiKey], actor: Any) -> int:
+    """Revoke these keys and record one entry per owner (the public prefixes, never a key); return how many."""
+    live = list(keys.filter(revoked_at__isnull=True).select_related("user__organization"))
+    revoked = services.api_keys_revoke(keys=ApiKey.objects.filter(pk__in=[key.pk for key in live]))
+    by_owner: dict[Any, list[ApiKey]] = {}
+    for key in live:
+        by_owner.setdefault(key.user, []).append(key)
+    for owner, owned in by_owner.items():
+        audit_record(
+            actor=actor,
+            action=AuditAction.API_KEY_REVOKED,
+            target=owner,
+            organization=owner.organization,
+            details={"key_prefixes": sorted(key.prefix for key in owned)},
+        )
+    return revoked
 
 
 @transaction.atomic

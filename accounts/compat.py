@@ -25,6 +25,7 @@ class AuthContext:
     token_type: str | None = None  # "access" or "api_key"
     jti: str | None = None
     error: str | None = None
+    api_key_id: str | None = None  # the API key that sent the request
 
     @property
     def is_admin(self) -> bool:
@@ -45,6 +46,7 @@ def extract_user_from_request(request: Any) -> AuthContext:
             org_id=owner.org_id,
             role=owner.role,
             token_type="api_key",
+            api_key_id=owner.key_id,
         )
     token = extract_bearer_token(request)
     if not token:

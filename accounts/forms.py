@@ -16,7 +16,7 @@ from accounts import services
 from accounts.models import User
 from aragora_site.errors import ServiceError
 from aragora_site.http import client_ip
-from aragora_site.mail import mail_configured, smtp_connection
+from aragora_site.mail import smtp_configured, smtp_connection
 
 PASSWORD_MAX = services.PASSWORD_MAX_LENGTH
 
@@ -125,7 +125,7 @@ class SafePasswordResetForm(PasswordResetForm):
         to_email: str,
         html_email_template_name: str | None = None,
     ) -> None:
-        if not mail_configured():
+        if not smtp_configured():
             logger.warning("Password reset for a known address not sent: ARAGORA_SMTP_HOST is not set")
             return
         subject = "".join(render_to_string(subject_template_name, context).splitlines())

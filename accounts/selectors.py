@@ -1,4 +1,4 @@
-"""Reads for accounts: always scoped to the caller's organization."""
+"""Reads for accounts: always scoped to the caller (their organization, their keys)."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ from typing import Any
 from django.db.models import QuerySet
 from rest_framework.exceptions import PermissionDenied
 
-from accounts.models import Organization, User
+from accounts.models import DEFAULT_API_KEY_NAME, ApiKey, Invitation, Organization, User, has_live_api_key
 
 
 def organization_for_caller(*, caller: Any) -> Organization:
@@ -19,4 +19,21 @@ def organization_for_caller(*, caller: Any) -> Organization:
 
 
 def organization_members(*, organization: Organization) -> QuerySet[User]:
-    return organization.members.filter(is_active=True).order_by("created_at")
+    """Return the organization's active members, oldest first, each knowing whether it holds a live API key."""
+    members = organization.members.filter(is_active=True).order_by("created_at")
+    return members.annotate(_has_live_api_key=has_live_api_key())
+
+
+def api_keys_live(*, user_id: Any) -> QuerySet[ApiKey]:
+    """Return the user's live API keys (neither revoked nor expired), newest first."""
+    return ApiKey.objects.live().filter(user_id=user_id).order_by("-created_at")
+
+
+def api_key_default(*, user_id: Any) -> ApiKey | None:
+    """Return the user's live key named "default" (the seed's single key), if any."""
+    return api_keys_live(user_id=user_id).filter(name=DEFAULT_API_KEY_NAME).first()
+
+
+def invitations_pending(*, organization: Organization) -> QuerySet[Invitation]:
+    """Return the organization's invitations that can still be accepted, newest first."""
+    return organization.invitations.pending().select_related("invited_by").order_by("-created_at")

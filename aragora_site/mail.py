@@ -1,4 +1,5 @@
-"""The one SMTP connection of the service, from ARAGORA_SMTP_* (read when sending, so settings may change)."""
+"""Outgoing e-mail over the SMTP server of ARAGORA_SMTP_* (read when sending), and the header check every
+message passes."""
 
 from __future__ import annotations
 
@@ -7,13 +8,13 @@ from django.core.mail import get_connection
 from django.core.mail.backends.base import BaseEmailBackend
 
 
-def mail_configured() -> bool:
-    """Return True when an SMTP server is configured (ARAGORA_SMTP_HOST)."""
+def smtp_configured() -> bool:
+    """Return True when an SMTP host is configured (nothing can be e-mailed otherwise)."""
     return bool(settings.ARAGORA_SMTP_HOST)
 
 
 def smtp_connection() -> BaseEmailBackend:
-    """Return a connection to the configured SMTP server (STARTTLS or implicit TLS as configured)."""
+    """Return a connection to the configured SMTP server (always SMTP, whatever EMAIL_BACKEND says)."""
     return get_connection(
         "django.core.mail.backends.smtp.EmailBackend",
         host=settings.ARAGORA_SMTP_HOST,
@@ -25,3 +26,8 @@ def smtp_connection() -> BaseEmailBackend:
         timeout=settings.ARAGORA_SMTP_TIMEOUT,
         fail_silently=False,
     )
+
+
+def has_line_break(value: str) -> bool:
+    """Return True when `value` would break out of an e-mail header line (header injection)."""
+    return any(ch in value for ch in "\r\n\x0b\x0c\x1c\x1d\x1e\x85\u2028\u2029")

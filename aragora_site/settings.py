@@ -178,6 +178,14 @@ ARAGORA_LOGIN_ACCOUNT_FAILURES = env.int("ARAGORA_LOGIN_ACCOUNT_FAILURES", defau
 ARAGORA_LOGIN_ADDRESS_FAILURES = env.int("ARAGORA_LOGIN_ADDRESS_FAILURES", default=100)
 # Number of reverse proxies in front of the service; 0 means REMOTE_ADDR is the client.
 ARAGORA_TRUSTED_PROXY_COUNT = env.int("ARAGORA_TRUSTED_PROXY_COUNT", default=0)
+# Invitations to join an organization: how long the e-mailed link works, and the site it points to
+# (ARAGORA_PUBLIC_URL + /invitations/accept/<token>).
+ARAGORA_INVITATION_DAYS = env.int("ARAGORA_INVITATION_DAYS", default=7)
+if not 1 <= ARAGORA_INVITATION_DAYS <= 90:
+    raise ImproperlyConfigured("ARAGORA_INVITATION_DAYS must be between 1 and 90.")
+ARAGORA_PUBLIC_URL = env.str("ARAGORA_PUBLIC_URL", default="http://127.0.0.1:8000").rstrip("/")
+if not ARAGORA_PUBLIC_URL.startswith(("https://", "http://")):
+    raise ImproperlyConfigured("ARAGORA_PUBLIC_URL must be an http(s) URL, e.g. https://billing.example.com.")
 
 SIMPLE_JWT = {
     "ALGORITHM": "HS256",

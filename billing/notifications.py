@@ -25,7 +25,7 @@ from django.template.loader import render_to_string
 from django.utils import timezone
 
 from accounts.models import Organization, Role
-from aragora_site.mail import mail_configured, smtp_connection
+from aragora_site.mail import smtp_configured, smtp_connection
 from billing.models import Notification, NotificationChannel, NotificationKind, NotificationStatus
 
 logger = logging.getLogger("aragora.billing.notifications")
@@ -84,7 +84,7 @@ def notification_send(*, organization: Organization, kind: str, context: dict) -
     }
     rows = []
     recipients = _admin_emails(organization)
-    if mail_configured() and recipients:
+    if smtp_configured() and recipients:
         rows.append(Notification(channel=NotificationChannel.EMAIL, payload={**base, "recipients": recipients}))
     if settings.ARAGORA_NOTIFICATION_WEBHOOK:
         rows.append(Notification(channel=NotificationChannel.WEBHOOK, payload=base))

@@ -34,7 +34,7 @@ def bearer(org_admin):
 @pytest.mark.django_db
 @schema.parametrize()
 @settings(max_examples=40, deadline=None, derandomize=True, suppress_health_check=list(HealthCheck))
-def test_api_never_fails_and_matches_its_schema(case, bearer, fake_stripe):
+def test_api_never_fails_and_matches_its_schema(case, bearer, fake_stripe, smtp_server):
     # Not checked here: `positive_data_acceptance` (the schema cannot express the password rules) and
     # `ignored_auth` (endpoints take either of two schemes, so a valid bearer stays beside a dropped key);
     # missing and invalid credentials have their own tests per endpoint.

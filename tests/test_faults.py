@@ -169,11 +169,11 @@ def server_on_a_small_disk(tmp_path):
 
 def _fill(mount: Path) -> Path:
     filler = mount / "filler"
-    with open(filler, "wb") as fh:
+    # Unbuffered: a partial last write must not leave bytes behind for close() to fail on.
+    with open(filler, "wb", buffering=0) as fh:
         try:
             while True:
                 fh.write(b"\0" * 65536)
-                fh.flush()
         except OSError:
             pass
     return filler

@@ -21,7 +21,17 @@ def test_openapi_schema_documents_every_endpoint(api):
     res = api.get("/api/schema/", HTTP_ACCEPT="application/json")
     assert res.status_code == 200
     paths = res.json()["paths"]
-    for path in ["/api/auth/register", "/api/auth/login", "/api/auth/refresh", "/api/org/members/{user_id}"]:
+    for path in [
+        "/api/auth/register",
+        "/api/auth/login",
+        "/api/auth/refresh",
+        "/api/auth/api-keys",
+        "/api/auth/api-keys/{key_id}",
+        "/api/org/members/{user_id}",
+        "/api/org/invitations",
+        "/api/org/invitations/{invitation_id}",
+        "/api/org/invitations/accept",
+    ]:
         assert path in paths
     assert api.get("/api/docs/").status_code == 200
 

@@ -3,7 +3,7 @@ from django.contrib.auth.models import Permission
 from django.test import Client
 
 from accounts import jwt_auth, tokens
-from accounts.models import Organization, RevokedToken, User
+from accounts.models import ApiKey, Organization, RevokedToken, User
 from aragora_site.models import AuditEntry
 from tests.conftest import client_for
 from tests.factories import OrganizationFactory, UserFactory
@@ -29,6 +29,7 @@ def test_admin_is_for_staff_only(org_admin):
 @pytest.mark.django_db
 def test_admin_lists_render_without_showing_secrets(staff_browser, org_admin):
     key = org_admin.generate_api_key()
+    row = ApiKey.objects.get(user=org_admin)
     jwt_auth.revoke_token(token_jti="abc123", reason="user_logout", user_id=str(org_admin.id))
     for url in [
         "/admin/accounts/user/",
@@ -37,11 +38,13 @@ def test_admin_lists_render_without_showing_secrets(staff_browser, org_admin):
         f"/admin/accounts/organization/{org_admin.organization_id}/change/",
         "/admin/accounts/revokedtoken/?q=abc123",
         "/admin/accounts/issuedrefreshtoken/",
+        "/admin/accounts/apikey/",
+        f"/admin/accounts/apikey/{row.pk}/change/",
     ]:
         res = staff_browser.get(url)
         assert res.status_code == 200, url
         assert key not in res.content.decode()
-        assert org_admin.api_key_hash not in res.content.decode()
+        assert row.key_hash not in res.content.decode()
     assert b"abc123" in staff_browser.get("/admin/accounts/revokedtoken/?q=abc123").content
 
 
@@ -100,7 +103,7 @@ def _post_form(browser, url, form_id, **changes):
 
 @pytest.mark.django_db
 def test_user_actions_are_recorded_with_who_and_what(staff_browser, org_admin):
-    org_admin.generate_api_key()
+    key = org_admin.generate_api_key()
     for action in ("revoke_all_tokens", "revoke_api_keys", "deactivate_users"):
         res = staff_browser.post("/admin/accounts/user/", {"action": action, "_selected_action": [str(org_admin.pk)]})
         assert res.status_code == 302
@@ -109,7 +112,7 @@ def test_user_actions_are_recorded_with_who_and_what(staff_browser, org_admin):
     assert [e.action for e in entries] == ["tokens_revoked", "api_key_revoked", "user_deactivated"]
     assert {e.actor_email for e in entries} == {"staff@example.com"}
     assert {e.organization_id for e in entries} == {org_admin.organization_id}
-    assert entries[1].details == {"key_prefix": org_admin.api_key_prefix}
+    assert entries[1].details == {"key_prefixes": [key[:12]]}
     assert all(e.target == org_admin.email for e in entries)
 
 
@@ -286,3 +289,43 @@ def test_staff_without_the_change_permission_cannot_override(client, org):
     assert res.status_code == 200 and "Override tier" not in res.content.decode()  # no such action for a viewer
     org.refresh_from_db()
     assert org.tier == "professional" and not AuditEntry.objects.exists()
+
+
+@pytest.mark.django_db
+def test_staff_find_a_key_by_prefix_or_email_and_revoke_it_on_the_record(staff_browser, org_admin):
+    key = org_admin.generate_api_key()
+    other = UserFactory(organization=org_admin.organization).generate_api_key()
+    row = ApiKey.objects.get(user=org_admin)
+    for query in (key[:12], org_admin.email):
+        page = staff_browser.get(f"/admin/accounts/apikey/?q={query}").content.decode()
+        assert row.prefix in page and other[:12] not in page
+    res = staff_browser.post("/admin/accounts/apikey/", {"action": "revoke", "_selected_action": [str(row.pk)]})
+    assert res.status_code == 302
+    assert client_for(api_key=key).get("/api/org").status_code == 401
+    assert client_for(api_key=other).get("/api/org").status_code == 200
+    (entry,) = AuditEntry.objects.filter(action="api_key_revoked")
+    assert entry.details == {"key_prefixes": [row.prefix]} and entry.actor_email == "staff@example.com"
+
+
+@pytest.mark.django_db
+def test_api_keys_are_read_only_in_admin_and_shown_inline_on_their_user(staff_browser, org_admin):
+    key = org_admin.generate_api_key()
+    row = ApiKey.objects.get(user=org_admin)
+    res = staff_browser.post(f"/admin/accounts/apikey/{row.pk}/change/", {"name": "renamed"})
+    assert res.status_code == 403
+    assert staff_browser.get("/admin/accounts/apikey/add/").status_code == 403
+    assert ApiKey.objects.get(pk=row.pk).name == "default"
+    user_page = staff_browser.get(f"/admin/accounts/user/{org_admin.pk}/change/").content.decode()
+    assert row.prefix in user_page and key not in user_page and row.key_hash not in user_page
+    assert org_admin.email in staff_browser.get(f"/admin/accounts/user/?q={row.prefix}").content.decode()
+
+
+@pytest.mark.django_db
+def test_invitations_are_listed_read_only_for_staff(staff_browser, org_admin):
+    from accounts.models import Invitation
+
+    invitation = Invitation.objects.create(organization=org_admin.organization, email="x@example.com")
+    assert b"x@example.com" in staff_browser.get("/admin/accounts/invitation/").content
+    assert staff_browser.get(f"/admin/accounts/invitation/{invitation.pk}/change/").status_code == 200
+    res = staff_browser.post(f"/admin/accounts/invitation/{invitation.pk}/change/", {"email": "y@example.com"})
+    assert res.status_code == 403 and Invitation.objects.get().email == "x@example.com"

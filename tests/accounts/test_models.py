@@ -6,7 +6,7 @@ import pytest
 from django.db import connection
 
 from accounts.keys import API_KEY_LENGTH, api_key_is_well_formed, hash_api_key
-from accounts.models import Organization, User, generate_slug
+from accounts.models import ApiKey, Organization, User, generate_slug
 from billing.tiers import TIER_LIMITS, SubscriptionTier
 from tests.factories import PASSWORD, OrganizationFactory, UserFactory
 
@@ -115,8 +115,9 @@ def test_generated_api_key_is_shown_once_and_only_its_hash_is_stored():
     key = user.generate_api_key()
     assert key.startswith("ara_") and len(key) == API_KEY_LENGTH >= 36
     assert api_key_is_well_formed(key)
-    user.refresh_from_db()
-    assert user.api_key_hash == hash_api_key(key)
+    row = ApiKey.objects.get(user=user)
+    assert row.key_hash == hash_api_key(key) and row.name == "default"
+    assert key not in str(ApiKey.objects.filter(user=user).values().first())
     assert key not in str(User.objects.filter(pk=user.pk).values().first())
     assert user.to_dict(include_sensitive=True)["api_key_prefix"] == key[:12]
     assert key not in str(user.to_dict(include_sensitive=True))
@@ -126,9 +127,9 @@ def test_generated_api_key_is_shown_once_and_only_its_hash_is_stored():
 def test_regenerating_the_api_key_replaces_the_old_one():
     user = UserFactory()
     first, second = user.generate_api_key(), user.generate_api_key()
-    user.refresh_from_db()
     assert first != second
-    assert user.api_key_hash == hash_api_key(second)
+    assert [k.key_hash for k in user.live_api_keys()] == [hash_api_key(second)]
+    assert ApiKey.objects.get(key_hash=hash_api_key(first)).revoked_at is not None
 
 
 def test_mistyped_api_key_fails_the_checksum():

@@ -1,4 +1,4 @@
-"""Users, organizations and the records behind token revocation and login throttling."""
+"""Organizations, users and their roles."""
 
 from __future__ import annotations
 
@@ -7,14 +7,14 @@ from typing import Any
 
 from django.contrib.auth.base_user import AbstractBaseUser
 from django.contrib.auth.models import PermissionsMixin
-from django.db import models
+from django.db import models, transaction
 from django.db.models import F, Q
 from django.db.models.functions import Lower
 from django.utils import timezone
 from django.utils.text import slugify
 
-from accounts.keys import api_key_lookup_prefix, api_key_new, hash_api_key
 from accounts.managers import OrganizationQuerySet, UserManager, forget_generations
+from accounts.models.api_keys import DEFAULT_API_KEY_NAME, ApiKey
 from billing.tiers import TIER_LIMITS, SubscriptionTier, TierLimits, tier_in_force
 from usage.periods import current_period_start
 
@@ -110,6 +110,14 @@ class Organization(models.Model):
         return self.members.filter(is_active=True).count()
 
     @property
+    def seats(self) -> dict[str, int | None]:
+        """The tier's user limit against active members and pending invitations (each holds a seat)."""
+        limit, members = self.limits.users, self.active_member_count
+        pending = self.invitations.pending().count()
+        available = None if limit is None else max(limit - members - pending, 0)
+        return {"limit": limit, "members": members, "pending_invitations": pending, "available": available}
+
+    @property
     def email(self) -> str:
         """The billing contact: the owner's e-mail, else the first admin's (dj-stripe's subscriber e-mail)."""
         if self.owner_id and self.owner and self.owner.is_active:
@@ -192,10 +200,6 @@ class User(AbstractBaseUser, PermissionsMixin):
     is_active = models.BooleanField(default=True)
     is_staff = models.BooleanField(default=False)
     created_at = models.DateTimeField(default=timezone.now)
-    api_key_prefix = models.CharField(max_length=16, null=True, blank=True, unique=True, editable=False)
-    api_key_hash = models.CharField(max_length=64, blank=True, default="", editable=False)
-    api_key_created_at = models.DateTimeField(null=True, blank=True, editable=False)
-    api_key_last_used_at = models.DateTimeField(null=True, blank=True, editable=False)
     # Bumped by "revoke all": tokens carry the generation they were issued in and die when it moves on.
     token_generation = models.PositiveIntegerField(default=0, editable=False)
     tokens_revoked_at = models.DateTimeField(null=True, blank=True, editable=False)
@@ -241,7 +245,14 @@ class User(AbstractBaseUser, PermissionsMixin):
             self.tokens_revoked_at = timezone.now()
             if update_fields is not None:
                 kwargs["update_fields"] = {*update_fields, "token_generation", "tokens_revoked_at"}
-        super().save(*args, **kwargs)
+        pending = self.__dict__.pop("_pending_api_key", None) if self._state.adding else None
+        if pending is None:
+            super().save(*args, **kwargs)
+        else:  # a key generated before the user was first saved: both rows or neither
+            with transaction.atomic():
+                super().save(*args, **kwargs)
+                pending.user = self
+                pending.save(force_insert=True)
         if ends_sessions:
             self.refresh_from_db(fields=["token_generation"])
             forget_generations([self.pk])
@@ -257,33 +268,50 @@ class User(AbstractBaseUser, PermissionsMixin):
 
     @property
     def has_api_key(self) -> bool:
-        return bool(self.api_key_hash)
+        """True when the user has a live API key (of any name)."""
+        if self._state.adding:
+            return "_pending_api_key" in self.__dict__
+        if "_has_live_api_key" in self.__dict__:  # annotated by a list (accounts.models.api_keys)
+            return self._has_live_api_key
+        return self.api_keys.live().exists()
+
+    def live_api_keys(self) -> list[ApiKey]:
+        """Return the user's live API keys, newest first."""
+        if self._state.adding:
+            pending = self.__dict__.get("_pending_api_key")
+            return [pending] if pending is not None else []
+        return list(self.api_keys.live().order_by("-created_at"))
 
     def verify_password(self, password: str) -> bool:
         """Return True when `password` matches (upgrading an outdated hash in place)."""
         return self.check_password(password)
 
     def generate_api_key(self) -> str:
-        """Create a new API key, replacing any old one, and return it: the only time it is visible."""
-        key = api_key_new()
-        self.api_key_prefix = api_key_lookup_prefix(key)
-        self.api_key_hash = hash_api_key(key)
-        self.api_key_created_at = timezone.now()
-        self.api_key_last_used_at = None
-        if not self._state.adding:
-            self.save(update_fields=["api_key_prefix", "api_key_hash", "api_key_created_at", "api_key_last_used_at"])
-        return key
+        """Create a new API key named "default", revoking the previous "default" key; return it (shown once).
+
+        The user's other named keys are left alone. An unsaved user gets the key when first saved. This is the
+        seed's model-level API: the tier and per-user rules are checked by accounts.services.api_key_create.
+        """
+        if self._state.adding:
+            self._pending_api_key, key = ApiKey.unsaved(name=DEFAULT_API_KEY_NAME)
+            return key
+        with transaction.atomic():
+            self.api_keys.filter(name=DEFAULT_API_KEY_NAME).revoke()
+            self.api_keys.retire_expired()
+            return ApiKey.issue(user=self, name=DEFAULT_API_KEY_NAME)[1]
 
     def revoke_api_key(self) -> None:
-        self.api_key_prefix = None
-        self.api_key_hash = ""
-        self.api_key_created_at = None
-        self.api_key_last_used_at = None
-        if not self._state.adding:
-            self.save(update_fields=["api_key_prefix", "api_key_hash", "api_key_created_at", "api_key_last_used_at"])
+        """Revoke every API key of the user (the seed had one key; revoking all keeps "no key works" true)."""
+        if self._state.adding:
+            self.__dict__.pop("_pending_api_key", None)
+            return
+        self.api_keys.revoke()
 
     def to_dict(self, include_sensitive: bool = False) -> dict[str, Any]:
-        """Return the user as JSON-ready data. Secrets are never included; sensitive adds key metadata."""
+        """Return the user as JSON-ready data. Secrets are never included; sensitive adds the keys' public data.
+
+        `api_key_prefix` and its dates describe the newest live key; `api_keys` lists every live key.
+        """
         data: dict[str, Any] = {
             "id": str(self.id),
             "email": self.email,
@@ -296,9 +324,12 @@ class User(AbstractBaseUser, PermissionsMixin):
             "last_login_at": self.last_login.isoformat() if self.last_login else None,
         }
         if include_sensitive:
-            data["api_key_prefix"] = self.api_key_prefix
-            data["api_key_created_at"] = self.api_key_created_at.isoformat() if self.api_key_created_at else None
-            data["api_key_last_used_at"] = self.api_key_last_used_at.isoformat() if self.api_key_last_used_at else None
+            keys = [key.to_dict() for key in self.live_api_keys()]
+            newest = keys[0] if keys else {}
+            data["api_key_prefix"] = newest.get("prefix")
+            data["api_key_created_at"] = newest.get("created_at")
+            data["api_key_last_used_at"] = newest.get("last_used_at")
+            data["api_keys"] = keys
         return data
 
     @classmethod
@@ -317,58 +348,3 @@ class User(AbstractBaseUser, PermissionsMixin):
         if data.get("created_at"):
             user.created_at = timezone.datetime.fromisoformat(data["created_at"])
         return user
-
-
-class RevokedToken(models.Model):
-    """A revoked JWT, keyed by its jti, kept until the token would have expired anyway."""
-
-    jti = models.CharField(max_length=64, unique=True)
-    user = models.ForeignKey(User, null=True, blank=True, on_delete=models.CASCADE, related_name="revoked_tokens")
-    token_type = models.CharField(max_length=16, blank=True)
-    reason = models.CharField(max_length=200, blank=True)
-    revoked_at = models.DateTimeField(default=timezone.now)
-    expires_at = models.DateTimeField(db_index=True)
-
-    class Meta:
-        ordering = ["-revoked_at"]
-
-    def __str__(self) -> str:
-        return f"{self.jti} ({self.reason or 'revoked'})"
-
-
-class IssuedRefreshToken(models.Model):
-    """Every refresh token issued; `used_at` makes rotation single-use and exposes reuse."""
-
-    jti = models.CharField(max_length=64, primary_key=True)
-    user = models.ForeignKey(User, on_delete=models.CASCADE, related_name="refresh_tokens")
-    family = models.UUIDField(default=uuid.uuid4, db_index=True)
-    created_at = models.DateTimeField(default=timezone.now)
-    expires_at = models.DateTimeField(db_index=True)
-    used_at = models.DateTimeField(null=True, blank=True)
-
-    class Meta:
-        ordering = ["-created_at"]
-
-    def __str__(self) -> str:
-        return self.jti
-
-
-class LoginThrottle(models.Model):
-    """Failed sign-ins in the current window, for one (account, address) pair, one account or one address."""
-
-    class Scope(models.TextChoices):
-        PAIR = "pair", "Account and address"
-        ACCOUNT = "account", "Account"
-        ADDRESS = "address", "Address"
-
-    scope = models.CharField(max_length=8, choices=Scope.choices)
-    key = models.CharField(max_length=320, help_text="The e-mail, the address, or both as e-mail|address.")
-    failures = models.PositiveIntegerField(default=0)
-    window_started_at = models.DateTimeField(db_index=True)
-    last_failure_at = models.DateTimeField(null=True, blank=True)
-
-    class Meta:
-        constraints = [models.UniqueConstraint(fields=["scope", "key"], name="login_throttle_scope_key_unique")]
-
-    def __str__(self) -> str:
-        return f"{self.scope} {self.key}: {self.failures}"
