@@ -62,6 +62,16 @@ def fits_the_width(page) -> bool:
     return page.evaluate("() => document.documentElement.scrollWidth <= window.innerWidth + 1")
 
 
+def too_wide(page) -> list[str]:
+    """Name the elements that reach past the window's right edge (for a failing width check)."""
+    return page.evaluate(
+        """() => [...document.querySelectorAll('body *')]
+            .filter(e => e.getBoundingClientRect().right > window.innerWidth + 1)
+            .filter(e => !e.closest('.table-scroll'))
+            .slice(0, 8).map(e => `${e.tagName.toLowerCase()}.${e.className} ${Math.round(e.getBoundingClientRect().right)}px`)"""
+    )
+
+
 def screenshot(page, name: str) -> None:
     """Save a full-page screenshot as <name>.png in ARAGORA_SCREENSHOTS, when that is set."""
     folder = os.environ.get("ARAGORA_SCREENSHOTS")
@@ -77,7 +87,7 @@ def at_widths(page, path: str, name: str | None = None) -> None:
         page.set_viewport_size(size)
         page.goto(path)
         page.wait_for_load_state()
-        assert fits_the_width(page), f"{path} overflows at {label} px"
+        assert fits_the_width(page), f"{path} overflows at {label} px: {too_wide(page)}"
         if name:
             screenshot(page, f"{name}-{label}")
     page.set_viewport_size(LAPTOP)
