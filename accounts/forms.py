@@ -13,7 +13,7 @@ from django.core.mail import EmailMultiAlternatives
 from django.template.loader import render_to_string
 
 from accounts import services
-from accounts.models import User
+from accounts.models import Role, User
 from aragora_site.errors import ServiceError
 from aragora_site.http import client_ip
 from aragora_site.mail import smtp_configured, smtp_connection
@@ -136,3 +136,36 @@ class SafePasswordResetForm(PasswordResetForm):
             smtp_connection().send_messages([message])
         except Exception:  # the page must not reveal anything, and must not fail
             logger.exception("Password reset mail could not be sent")
+
+
+class ApiKeyForm(forms.Form):
+    name = forms.CharField(label="Name", max_length=100, help_text="What uses it, e.g. production debate runner.")
+    expires_on = forms.DateField(
+        label="Expires on",
+        required=False,
+        widget=forms.DateInput(attrs={"type": "date"}),
+        help_text="Optional; at most a year ahead. The key stops working at the start of that day (UTC).",
+    )
+
+
+class InviteForm(forms.Form):
+    email = forms.EmailField(label="E-mail", max_length=254)
+    role = forms.ChoiceField(label="Role", choices=Role.choices, initial=Role.MEMBER)
+
+
+class RoleForm(forms.Form):
+    role = forms.ChoiceField(label="Role", choices=Role.choices)
+
+
+class AcceptInvitationForm(forms.Form):
+    name = forms.CharField(label="Your name", max_length=200, required=False)
+    password = forms.CharField(label="Password", max_length=PASSWORD_MAX, strip=False, widget=forms.PasswordInput)
+    password_again = forms.CharField(
+        label="Password again", max_length=PASSWORD_MAX, strip=False, widget=forms.PasswordInput
+    )
+
+    def clean(self) -> dict[str, Any]:
+        data = super().clean()
+        if data.get("password") and data.get("password") != data.get("password_again"):
+            self.add_error("password_again", "The two passwords differ.")
+        return data

@@ -37,3 +37,13 @@ def api_key_default(*, user_id: Any) -> ApiKey | None:
 def invitations_pending(*, organization: Organization) -> QuerySet[Invitation]:
     """Return the organization's invitations that can still be accepted, newest first."""
     return organization.invitations.pending().select_related("invited_by").order_by("-created_at")
+
+
+def invitation_for_token(*, token: str) -> Invitation | None:
+    """Return the pending invitation an accept link names, or None (forged, expired, revoked or used)."""
+    from accounts.services.invitations import invitation_id_from_token
+
+    invitation_id = invitation_id_from_token(token)
+    if invitation_id is None:
+        return None
+    return Invitation.objects.pending().select_related("organization").filter(pk=invitation_id).first()

@@ -186,7 +186,7 @@ class UsageEventsApi(OrganizationAPIView):
             raise ValidationError(errors)
         org = organization_for_caller(caller=request.user)
         try:
-            result = usage_events_record(organization=org, events=events)
+            result = usage_events_record(organization=org, events=events, api_key_id=request.user.api_key_id)
         except validation.UsageValidationError as exc:
             problems = {str(i): fields for i, fields in exc.errors.items()}
             raise ValidationError({"events": problems} if batch else next(iter(problems.values()))) from exc

@@ -193,6 +193,14 @@ class UsageEvent(models.Model):
         db_column="user_id",
         related_name="usage_events",
     )
+    api_key = models.ForeignKey(
+        "accounts.ApiKey",
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+        help_text="The API key that sent the event (none for access tokens and the Python API).",
+    )
     event_type = models.CharField(max_length=16, choices=UsageEventType.choices)
     provider = models.CharField(max_length=64, blank=True, default="")
     model = models.CharField(max_length=128, blank=True, default="")
@@ -366,6 +374,25 @@ class UsageDailyUser(RollupCounters):
 
     def __str__(self) -> str:
         return f"{self.organization_id} {self.day} {self.user_key or '-'}"
+
+
+class UsageMonthlyApiKey(RollupCounters):
+    """Usage of one organization in one month sent with one API key (events sent otherwise are not here)."""
+
+    organization = models.ForeignKey("accounts.Organization", on_delete=models.CASCADE, db_column="org_id")
+    month = models.CharField(max_length=7)
+    key_id = models.CharField(max_length=36, help_text="The API key's id.")
+
+    class Meta:
+        db_table = "usage_monthly_api_keys"
+        ordering = ["-month"]
+        constraints = [
+            models.UniqueConstraint(fields=["organization", "month", "key_id"], name="usage_monthly_api_key_unique"),
+            RollupCounters.bounds("usage_monthly_api_key_bounds"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.organization_id} {self.month} {self.key_id}"
 
 
 class Budget(models.Model):

@@ -23,6 +23,7 @@ from usage.models import (
     UsageEvent,
     UsageEventType,
     UsageMonthly,
+    UsageMonthlyApiKey,
 )
 from usage.periods import day_range_bounds, month_bounds, month_key, utc_day
 
@@ -33,6 +34,7 @@ ROLLUPS: dict[type[RollupCounters], tuple[str, ...]] = {
     UsageDaily: ("day",),
     UsageDailyModel: ("day", "provider", "model"),
     UsageDailyUser: ("day", "user_key"),
+    UsageMonthlyApiKey: ("month", "key_id"),
 }
 _COST = UsageMonthly._meta.get_field("total_cost")
 _CHUNK = 400  # rows per INSERT: far below SQLite's bound-parameter limit
@@ -65,13 +67,20 @@ def _add(
     counters[9] += cost
 
 
-def _keys(day: date, provider: str, model: str, user_key: str) -> dict[type[RollupCounters], tuple]:
-    return {
+def _keys(day: date, provider: str, model: str, user_key: str, key_id: str) -> dict[type[RollupCounters], tuple]:
+    keys: dict[type[RollupCounters], tuple] = {
         UsageMonthly: (month_key(day),),
         UsageDaily: (day,),
         UsageDailyModel: (day, provider.lower(), model.lower()),
         UsageDailyUser: (day, user_key),
     }
+    if key_id:  # only events sent with an API key count per key
+        keys[UsageMonthlyApiKey] = (month_key(day), key_id)
+    return keys
+
+
+def _id_key(value: uuid.UUID | str | None) -> str:
+    return str(value) if value else ""
 
 
 class Countable(Protocol):
@@ -81,6 +90,7 @@ class Countable(Protocol):
     provider: str
     model: str
     user_id: uuid.UUID | None
+    api_key_id: uuid.UUID | None
     event_type: str
     tokens_in: int
     tokens_out: int
@@ -94,8 +104,13 @@ def group_events(items: Iterable[Countable]) -> dict[type[RollupCounters], dict[
     """Return every rollup row that `items` add to, with the amounts to add."""
     finest: dict[tuple, list] = defaultdict(_new_counters)
     for item in items:
-        user_key = str(item.user_id) if item.user_id else ""
-        key = (utc_day(item.created_at), item.provider.lower(), item.model.lower(), user_key)
+        key = (
+            utc_day(item.created_at),
+            item.provider.lower(),
+            item.model.lower(),
+            _id_key(item.user_id),
+            _id_key(item.api_key_id),
+        )
         _add(
             finest[key],
             event_type=item.event_type,
@@ -105,8 +120,8 @@ def group_events(items: Iterable[Countable]) -> dict[type[RollupCounters], dict[
             parts=(item.cache_read_tokens, item.cache_write_tokens, item.reasoning_tokens),
         )
     grouped: dict[type[RollupCounters], dict[tuple, list]] = {model: defaultdict(_new_counters) for model in ROLLUPS}
-    for (day, provider, model_name, user_key), counters in finest.items():
-        for model, key in _keys(day, provider, model_name, user_key).items():
+    for finest_key, counters in finest.items():
+        for model, key in _keys(*finest_key).items():
             row = grouped[model][key]
             for i, value in enumerate(counters):
                 row[i] += value
@@ -215,14 +230,15 @@ def rollups_rebuild_month(*, organization_id: uuid.UUID, month: str) -> int:
     """Recompute one organization's rollups for one month from its raw events; return the event count."""
     _lock_events_for_rebuild()
     first, last = month_bounds(month)
-    UsageMonthly.objects.filter(organization_id=organization_id, month=month).delete()
+    for model in (UsageMonthly, UsageMonthlyApiKey):
+        model.objects.filter(organization_id=organization_id, month=month).delete()
     for model in (UsageDaily, UsageDailyModel, UsageDailyUser):
         model.objects.filter(organization_id=organization_id, day__gte=first, day__lte=last).delete()
     start, end = day_range_bounds(first, last)
     groups = (
         UsageEvent.objects.filter(organization_id=organization_id, created_at__gte=start, created_at__lt=end)
         .annotate(day=TruncDate("created_at", tzinfo=UTC))
-        .values("day", "provider", "model", "user_id", "event_type")
+        .values("day", "provider", "model", "user_id", "api_key_id", "event_type")
         .annotate(
             n=Count("id"),
             t_in=Sum("tokens_in"),
@@ -237,8 +253,8 @@ def rollups_rebuild_month(*, organization_id: uuid.UUID, month: str) -> int:
     grouped: dict[type[RollupCounters], dict[tuple, list]] = {model: defaultdict(_new_counters) for model in ROLLUPS}
     total = 0
     for g in groups:
-        user_key = str(g["user_id"]) if g["user_id"] else ""
-        for model, key in _keys(g["day"], g["provider"], g["model"], user_key).items():
+        keys = _keys(g["day"], g["provider"], g["model"], _id_key(g["user_id"]), _id_key(g["api_key_id"]))
+        for model, key in keys.items():
             _add(
                 grouped[model][key],
                 event_type=g["event_type"],
@@ -261,8 +277,10 @@ def rollups_adjust_cost(*, organization_id: uuid.UUID, items: Iterable[tuple[Cou
     """
     deltas: dict[type[RollupCounters], dict[tuple, Decimal]] = {model: defaultdict(Decimal) for model in ROLLUPS}
     for item, delta in items:
-        user_key = str(item.user_id) if item.user_id else ""
-        for model, key in _keys(utc_day(item.created_at), item.provider, item.model, user_key).items():
+        keys = _keys(
+            utc_day(item.created_at), item.provider, item.model, _id_key(item.user_id), _id_key(item.api_key_id)
+        )
+        for model, key in keys.items():
             deltas[model][key] += delta
     for model, rows in deltas.items():
         for key, delta in rows.items():

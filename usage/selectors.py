@@ -21,6 +21,7 @@ from usage.models import (
     UsageDailyUser,
     UsageEvent,
     UsageMonthly,
+    UsageMonthlyApiKey,
 )
 from usage.periods import (
     as_day,
@@ -244,3 +245,12 @@ def budget_alerts_unacknowledged_count(*, organization: Organization) -> int:
 def budget_alerts_history(*, organization: Organization, limit: int = 100) -> list[BudgetAlert]:
     """Return the organization's budget alerts, newest first."""
     return list(BudgetAlert.objects.filter(organization=organization).order_by("-created_at")[:limit])
+
+
+def api_keys_spend(*, organization: Organization, key_ids: list[Any], month: str | None = None) -> dict[str, Decimal]:
+    """Return each key's spend in the month (default: the current period), by key id (from the per-key rollup)."""
+    month = month or month_key(current_period_start())
+    rows = UsageMonthlyApiKey.objects.filter(
+        organization=organization, month=month, key_id__in=[str(k) for k in key_ids]
+    ).values_list("key_id", "total_cost")
+    return dict(rows)

@@ -32,6 +32,7 @@ class PricedEvent:
     id: uuid.UUID
     organization_id: uuid.UUID
     user_id: uuid.UUID | None
+    api_key_id: uuid.UUID | None
     event_type: str
     provider: str
     model: str

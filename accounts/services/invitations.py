@@ -45,6 +45,11 @@ def invitation_link(invitation: Invitation) -> str:
     return f"{settings.ARAGORA_PUBLIC_URL}{ACCEPT_PATH}{invitation_token(invitation)}"
 
 
+def invitation_id_from_token(token: str) -> uuid.UUID | None:
+    """Return the invitation id a link's token names, or None for a forged, altered or too old token."""
+    return _invitation_id(token)
+
+
 def _invitation_id(token: str) -> uuid.UUID | None:
     max_age = timedelta(days=settings.ARAGORA_INVITATION_DAYS)
     try:

@@ -9,7 +9,7 @@ from tests.factories import OrganizationFactory, UserFactory
 
 pytestmark = pytest.mark.django_db
 
-PAGES = ["/dashboard/", "/billing/", "/alerts/", "/account/", "/account/password/"]
+PAGES = ["/dashboard/", "/billing/", "/alerts/", "/account/", "/account/password/", "/keys/", "/members/"]
 
 
 def _browser(user=None) -> Client:
@@ -155,3 +155,45 @@ def test_an_account_without_an_organization_gets_a_403_page_on_app_pages(db):
         assert res.status_code == 403 and "does not belong to an organization" in res.content.decode()
     assert _browser(loner).get("/account/").status_code == 200
     OrganizationFactory()
+
+
+@pytest.mark.parametrize("path", ["/members/invite", "/members/{id}/role", "/members/{id}/remove"])
+def test_members_cannot_manage_the_team(org_admin, member, path):
+    res = _browser(member).post(path.format(id=org_admin.pk), {"email": "x@example.com", "role": "admin"})
+    assert res.status_code == 403
+    org_admin.refresh_from_db()
+    assert org_admin.role == "admin" and org_admin.organization_id is not None
+
+
+def test_another_organizations_member_or_key_cannot_be_touched(org_admin, other_org_admin):
+    browser = _browser(org_admin)
+    for path in (f"/members/{other_org_admin.pk}/role", f"/members/{other_org_admin.pk}/remove"):
+        res = browser.post(path, {"role": "member"}, follow=True)
+        assert "No such member" in res.content.decode()
+    other_org_admin.refresh_from_db()
+    assert other_org_admin.role == "admin" and other_org_admin.organization_id is not None
+    other_org_admin.organization.tier = "professional"
+    key = other_org_admin.generate_api_key()
+    (row,) = other_org_admin.api_keys.all()
+    res = browser.post(f"/keys/{row.pk}/revoke", follow=True)
+    assert res.status_code == 200 and "No such" in res.content.decode()
+    row.refresh_from_db()
+    assert row.revoked_at is None and key
+
+
+def test_a_role_form_with_an_unknown_role_changes_nothing(org_admin, member):
+    res = _browser(org_admin).post(f"/members/{member.pk}/role", {"role": "owner"}, follow=True)
+    assert "Choose a role" in res.content.decode()
+    member.refresh_from_db()
+    assert member.role == "member"
+
+
+def test_the_new_key_page_is_never_cached(org_admin):
+    res = _browser(org_admin).post("/keys/", {"name": "ci"})
+    assert res.status_code == 200 and res["Cache-Control"] == "no-store"
+    assert "ara_" in res.content.decode()
+
+
+def test_a_forged_invitation_link_is_a_404_page(db):
+    res = _browser().get("/invitations/accept/not-a-token")
+    assert res.status_code == 404 and "does not work" in res.content.decode()

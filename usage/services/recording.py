@@ -64,7 +64,9 @@ class RecordResult:
         ]
 
 
-def _priced(organization: Organization, e: EventInput, table: pricing.PriceTable, now: datetime) -> PricedEvent:
+def _priced(
+    organization: Organization, e: EventInput, table: pricing.PriceTable, now: datetime, api_key_id: uuid.UUID | None
+) -> PricedEvent:
     occurred = e.occurred_at_utc() or now
     provider, model = e.provider.strip(), e.model.strip()
     usage = table.price_usage(
@@ -82,6 +84,7 @@ def _priced(organization: Organization, e: EventInput, table: pricing.PriceTable
         id=uuid.uuid4(),
         organization_id=organization.pk,
         user_id=user_id,
+        api_key_id=api_key_id,
         event_type=str(e.event_type),
         provider=provider,
         model=model,
@@ -113,12 +116,14 @@ def _membership_errors(organization: Organization, events: Sequence[PricedEvent]
     }
 
 
-def _validated(organization: Organization, events: Sequence[EventInput], now: datetime) -> list[PricedEvent]:
+def _validated(
+    organization: Organization, events: Sequence[EventInput], now: datetime, api_key_id: uuid.UUID | None
+) -> list[PricedEvent]:
     """Validate and price every event, or raise UsageValidationError listing every problem."""
     if errors := batch_errors(list(events), now):
         raise UsageValidationError(errors)
     table = pricing.price_table()
-    rows = [_priced(organization, event_resolved(e), table, now) for e in events]
+    rows = [_priced(organization, event_resolved(e), table, now, api_key_id) for e in events]
     if errors := _membership_errors(organization, rows):
         raise UsageValidationError(errors)
     for i, row in enumerate(rows):
@@ -133,14 +138,21 @@ def _validated(organization: Organization, events: Sequence[EventInput], now: da
 
 
 def usage_events_record(
-    *, organization: Organization, events: Sequence[EventInput], now: datetime | None = None
+    *,
+    organization: Organization,
+    events: Sequence[EventInput],
+    now: datetime | None = None,
+    api_key_id: uuid.UUID | str | None = None,
 ) -> RecordResult:
     """Record a batch of events all-or-nothing: priced, deduplicated by idempotency key, rolled up, quota-checked.
+
+    `api_key_id` names the API key that sent them, so that each key's spend can be shown.
 
     Raises UsageValidationError (400), IdempotencyConflict (409), QuotaExceeded / BudgetExceeded (402).
     """
     now = now or timezone.now()
-    priced = _validated(organization, events, now)
+    key_id = uuid.UUID(str(api_key_id)) if api_key_id else None
+    priced = _validated(organization, events, now, key_id)
     for attempt in range(_RETRIES):
         try:
             return _record(organization, priced)
