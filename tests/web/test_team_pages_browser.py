@@ -9,11 +9,13 @@ from accounts.models import ApiKey, User
 from tests.browser import at_widths, sign_in
 from tests.conftest import client_for
 from tests.factories import PASSWORD, UserFactory
+from tests.usage.conftest import seed_prices
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
 
 def test_a_key_is_shown_once_counts_its_spend_and_stops_when_revoked(page, org_admin):
+    seed_prices()  # a transactional test before this one may have emptied the shipped price table
     sign_in(page, org_admin.email)
     page.goto("/keys/")
     page.click("[data-testid=key-form] button[type=submit]")
