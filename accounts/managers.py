@@ -31,7 +31,23 @@ def forget_generations(user_ids: list[Any]) -> None:
         transaction.on_commit(lambda: revocation_cache.changed(delete=keys))
 
 
+def authorization_changed() -> None:
+    """Tell every worker to drop what it remembers of credentials (API keys, tiers), now and after commit."""
+    revocation_cache.changed()
+    transaction.on_commit(revocation_cache.changed)
+
+
+# Organization fields an API-key request is authorized by (cached per worker until the epoch moves).
+ORGANIZATION_AUTH_FIELDS = frozenset({"tier", "grace_until"})
+
+
 class OrganizationQuerySet(models.QuerySet):
+    def update(self, **kwargs: Any) -> int:
+        count = super().update(**kwargs)
+        if ORGANIZATION_AUTH_FIELDS & kwargs.keys():
+            authorization_changed()
+        return count
+
     def start_period(self, start: date) -> int:
         """Start the usage period beginning on `start` for these organizations: debates used go back to zero."""
         return self.update(debates_used=0, period_start=start, updated_at=timezone.now())

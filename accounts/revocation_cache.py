@@ -202,6 +202,20 @@ class RevocationCache:
         self._local[key] = value
         return value
 
+    def local(self, key: str, load: Callable[[], Any]) -> Any:
+        """Return the value for `key` from this worker's memory, else `load()` (the database), kept until the
+        epoch moves. For answers that every relevant change announces with `changed()` (API keys)."""
+        self._sync()
+        try:
+            return self._local[key]
+        except KeyError:
+            pass
+        value = load()
+        if len(self._local) > 100_000:
+            self._local.clear()
+        self._local[key] = value
+        return value
+
     def changed(self, *, delete: tuple[str, ...] = (), set_values: dict[str, tuple[Any, int]] | None = None) -> None:
         """Record a revocation: update the shared cache, then move the epoch so every worker re-reads."""
         for key in delete:

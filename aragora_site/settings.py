@@ -120,7 +120,9 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     DATABASES["default"]["CONN_MAX_AGE"] = None
 else:
     DATABASES["default"].setdefault("CONN_MAX_AGE", env.int("CONN_MAX_AGE", default=60))
-    DATABASES["default"].setdefault("CONN_HEALTH_CHECKS", True)
+    # Off by default: a health check is one more round trip on every request. A connection the server dropped
+    # then fails one request with 503 database_unavailable (safe to retry) and is replaced for the next.
+    DATABASES["default"].setdefault("CONN_HEALTH_CHECKS", env.bool("ARAGORA_DB_HEALTH_CHECKS", default=False))
 
 # ------------------------------------------------------------------------------
 # CACHES

@@ -14,13 +14,24 @@ from django.db.models import Exists, F, OuterRef, Q
 from django.utils import timezone
 
 from accounts.keys import api_key_lookup_prefix, api_key_new, hash_api_key
+from accounts.managers import authorization_changed
 
 # The name of the seed's single key: `user.generate_api_key()` and /api/auth/api-key manage this one.
 DEFAULT_API_KEY_NAME = "default"
 _ISSUE_ATTEMPTS = 5
 
 
+# Key fields an API-key request is authorized by (cached per worker until the epoch moves); not last_used_at.
+_AUTH_FIELDS = frozenset({"user", "user_id", "prefix", "key_hash", "expires_at", "revoked_at"})
+
+
 class ApiKeyQuerySet(models.QuerySet):
+    def update(self, **kwargs: Any) -> int:
+        count = super().update(**kwargs)
+        if count and _AUTH_FIELDS & kwargs.keys():
+            authorization_changed()
+        return count
+
     def live(self, *, now: datetime | None = None) -> ApiKeyQuerySet:
         """Keep the keys that authenticate: neither revoked nor expired."""
         now = now or timezone.now()
@@ -60,6 +71,17 @@ class ApiKey(models.Model):
 
     def __str__(self) -> str:
         return f"{self.name} ({self.prefix})"
+
+    def save(self, *args: Any, **kwargs: Any) -> None:
+        adding = self._state.adding
+        super().save(*args, **kwargs)
+        if not adding:  # a changed key (a new one is in no worker's memory yet)
+            authorization_changed()
+
+    def delete(self, *args: Any, **kwargs: Any) -> Any:
+        deleted = super().delete(*args, **kwargs)
+        authorization_changed()
+        return deleted
 
     @property
     def is_live(self) -> bool:

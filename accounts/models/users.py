@@ -13,7 +13,7 @@ from django.db.models.functions import Lower
 from django.utils import timezone
 from django.utils.text import slugify
 
-from accounts.managers import OrganizationQuerySet, UserManager, forget_generations
+from accounts.managers import OrganizationQuerySet, UserManager, authorization_changed, forget_generations
 from accounts.models.api_keys import DEFAULT_API_KEY_NAME, ApiKey
 from billing.tiers import TIER_LIMITS, SubscriptionTier, TierLimits, tier_in_force
 from usage.periods import current_period_start
@@ -83,6 +83,23 @@ class Organization(models.Model):
 
     def __str__(self) -> str:
         return f"{self.name} ({self.slug})"
+
+    def save(self, *args: Any, **kwargs: Any) -> None:
+        before = getattr(self, "_loaded_access", None)
+        super().save(*args, **kwargs)
+        if before is not None and before != self._access():
+            authorization_changed()
+        self._loaded_access = self._access()
+
+    @classmethod
+    def from_db(cls, db: str, field_names: Any, values: Any) -> Organization:
+        organization = super().from_db(db, field_names, values)
+        organization._loaded_access = organization._access()
+        return organization
+
+    def _access(self) -> tuple:
+        """What API-key requests are authorized by (cached per worker): loaded fields only."""
+        return tuple(self.__dict__.get(name) for name in ("tier", "grace_until"))
 
     @property
     def effective_tier(self) -> SubscriptionTier:

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import dataclasses
 import hmac
+import time
 import uuid
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -14,6 +16,8 @@ from django.utils import timezone
 
 from accounts.keys import api_key_is_well_formed, api_key_lookup_prefix, hash_api_key
 from accounts.models import DEFAULT_API_KEY_NAME, ApiKey, Organization, User
+from accounts.revocation_cache import revocation_cache
+from aragora_site.caches import process_cache
 from aragora_site.db import db_datetime
 from aragora_site.errors import ServiceError
 from billing.tiers import TIER_LIMITS, tier_in_force
@@ -148,44 +152,76 @@ class ApiKeyOwner:
 def _api_key_owner_sql() -> str:
     key, user, org = ApiKey._meta, User._meta, Organization._meta
     return (
-        f"SELECT k.id, u.id, u.email, u.role, u.organization_id, o.tier, k.key_hash, o.grace_until, "  # noqa: S608
-        f"CASE WHEN k.last_used_at IS NULL OR k.last_used_at < %s THEN 1 ELSE 0 END "
-        f"FROM {key.db_table} k JOIN {user.db_table} u ON u.id = k.user_id "
+        f"SELECT k.id, k.key_hash, k.expires_at, u.id, u.email, u.role, u.organization_id, o.tier, "  # noqa: S608
+        f"o.grace_until FROM {key.db_table} k JOIN {user.db_table} u ON u.id = k.user_id "
         f"LEFT JOIN {org.db_table} o ON o.id = u.organization_id "
-        f"WHERE k.prefix = %s AND k.revoked_at IS NULL AND (k.expires_at IS NULL OR k.expires_at > %s) "
-        f"AND u.is_active LIMIT 1"
+        f"WHERE k.prefix = %s AND k.revoked_at IS NULL AND u.is_active LIMIT 1"
     )
 
 
-def api_key_authenticate(*, key: str) -> ApiKeyOwner | None:
-    """Return the owner of `key` if it is live: one indexed lookup and a constant-time compare.
+@dataclass(frozen=True)
+class _KeyGrant:
+    """What a live key grants, as the database said when this worker last looked."""
 
-    This runs on every API-key request, so it is one hand-written SELECT rather than an ORM query, whose
-    compilation alone would cost several times the lookup. Revoked and expired keys, and inactive users, match
-    no row.
-    """
-    if not api_key_is_well_formed(key):
-        return None
-    now = timezone.now()
-    stale_before = connection.ops.adapt_datetimefield_value(now - API_KEY_TOUCH_INTERVAL)
+    owner: ApiKeyOwner  # with the stored tier; the tier in force is computed at each use
+    expires_at: datetime | None
+    grace_until: datetime | None
+
+
+def _grant_from_db(key: str, digest: str) -> _KeyGrant | None:
     with connection.cursor() as cursor:
-        cursor.execute(
-            _api_key_owner_sql(),
-            [stale_before, api_key_lookup_prefix(key), connection.ops.adapt_datetimefield_value(now)],
-        )
+        cursor.execute(_api_key_owner_sql(), [api_key_lookup_prefix(key)])
         row = cursor.fetchone()
     if row is None:
         return None
-    key_id, user_id, email, role, org_id, tier, key_hash, grace_until, stale = row
-    if not hmac.compare_digest(hash_api_key(key).encode(), key_hash.encode()):
+    key_id, key_hash, expires_at, user_id, email, role, org_id, tier, grace_until = row
+    if not hmac.compare_digest(digest.encode(), key_hash.encode()):
         return None
-    key_id = uuid.UUID(str(key_id))
-    org_id = str(uuid.UUID(str(org_id))) if org_id else None
-    if stale:
-        _api_key_touch(key_id=key_id)
-    if tier is not None:
-        tier = tier_in_force(tier, db_datetime(grace_until))
-    return ApiKeyOwner(str(uuid.UUID(str(user_id))), email, role, org_id, tier, str(key_id))
+    owner = ApiKeyOwner(
+        str(uuid.UUID(str(user_id))),
+        email,
+        role,
+        str(uuid.UUID(str(org_id))) if org_id else None,
+        tier,
+        str(uuid.UUID(str(key_id))),
+    )
+    return _KeyGrant(owner, db_datetime(expires_at), db_datetime(grace_until))
+
+
+# When each key was last marked used by this worker, so that it writes at most once per interval and key.
+_touched: dict[str, float] = {}
+
+
+@process_cache("API keys marked used")
+def forget_touches() -> None:
+    _touched.clear()
+
+
+def api_key_authenticate(*, key: str) -> ApiKeyOwner | None:
+    """Return the owner of `key` if it is live; a warm key costs no database query.
+
+    A worker remembers what each key grants (keyed by the key's SHA-256, never the key) until the revocation
+    epoch moves: every change that matters announces itself (a key created, replaced or revoked; a user
+    deactivated, moved or given another role; an organization's tier or grace period changed), see
+    accounts.managers. Expiry and the end of a grace period are checked at each use. The first lookup of a key
+    is one indexed SELECT and a constant-time compare of the hash.
+    """
+    if not api_key_is_well_formed(key):
+        return None
+    digest = hash_api_key(key)
+    grant = revocation_cache.local(f"auth:apikey:{digest}", lambda: _grant_from_db(key, digest))
+    if grant is None:
+        return None
+    now = timezone.now()
+    if grant.expires_at is not None and grant.expires_at <= now:
+        return None
+    owner = grant.owner
+    if time.monotonic() - _touched.get(owner.key_id, float("-inf")) >= API_KEY_TOUCH_INTERVAL.total_seconds():
+        _touched[owner.key_id] = time.monotonic()
+        _api_key_touch(key_id=uuid.UUID(owner.key_id))
+    if owner.tier is None:
+        return owner
+    return dataclasses.replace(owner, tier=tier_in_force(owner.tier, grant.grace_until, now=now))
 
 
 def _api_key_touch(*, key_id: uuid.UUID) -> None:

@@ -254,13 +254,32 @@ def test_removing_a_member_ends_every_key_of_theirs(org_admin, member):
 # ---------------------------------------------------------------------------
 # Authentication: one query, and the key that sent the request
 # ---------------------------------------------------------------------------
-def test_checking_a_key_is_one_query_that_names_the_key(org_admin):
+def test_a_key_is_checked_with_one_query_then_from_memory_and_names_the_key(org_admin):
     row, key = services.api_key_create(user=org_admin, name="ci")
-    services.api_key_authenticate(key=key)  # the first use writes last_used_at
-    with CaptureQueriesContext(connection) as queries:
+    with CaptureQueriesContext(connection) as first:
+        services.api_key_authenticate(key=key)  # the lookup, and last_used_at written once per interval
+    with CaptureQueriesContext(connection) as warm:
         owner = services.api_key_authenticate(key=key)
-    assert len(queries.captured_queries) == 1
+    assert [q["sql"].split()[0] for q in first.captured_queries] == ["SELECT", "UPDATE"]
+    assert warm.captured_queries == []
     assert owner.key_id == str(row.pk) and owner.user_id == str(org_admin.pk) and owner.org_id == org_admin.org_id
+
+
+def test_a_remembered_key_still_expires_and_its_grace_period_still_ends_on_time(org_admin):
+    from datetime import timedelta
+
+    import time_machine
+    from django.utils import timezone
+
+    _, key = services.api_key_create(user=org_admin, name="ci", expires_at=timezone.now() + timedelta(days=2))
+    organization = org_admin.organization
+    organization.grace_until = timezone.now() + timedelta(days=1)
+    organization.save(update_fields=["grace_until"])
+    assert _status(key) == 200
+    with time_machine.travel(timezone.now() + timedelta(days=1, hours=1)):
+        assert _status(key) == 403  # the grace period ended: no API access on the free tier
+    with time_machine.travel(timezone.now() + timedelta(days=2, hours=1)):
+        assert _status(key) == 401
 
 
 def test_the_principal_carries_the_api_key_id_and_none_for_access_tokens(org_admin):

@@ -55,6 +55,36 @@ def test_revoke_all_by_another_worker_is_seen_here(org_admin):
     assert client.get("/api/auth/me").status_code == 401
 
 
+@pytest.mark.django_db(transaction=True)
+@pytest.mark.parametrize(
+    ("change", "status"),
+    [
+        ("ApiKey.objects.filter(user_id={user!r}).revoke()", 401),
+        ("User.objects.filter(pk={user!r}).update(is_active=False)", 401),
+        ("Organization.objects.filter(pk={org!r}).update(tier='starter')", 403),
+    ],
+)
+def test_a_key_this_worker_remembers_is_refused_once_another_worker_changes_it(org_admin, change, status):
+    key = org_admin.generate_api_key()
+    client = client_for(api_key=key)
+    assert client.get("/api/org").status_code == 200  # remembered by this worker
+    code = change.format(user=str(org_admin.pk), org=str(org_admin.organization_id))
+    _in_another_worker(f"from accounts.models import ApiKey, Organization, User\n{code}")
+    assert client.get("/api/org").status_code == status
+
+
+@pytest.mark.django_db(transaction=True)
+def test_an_admin_demoted_by_another_worker_loses_admin_rights_with_a_remembered_key(org_admin):
+    key = org_admin.generate_api_key()
+    client = client_for(api_key=key)
+    budget = {"monthly_budget_usd": "10.00"}
+    assert client.put("/api/costs/budget", budget, format="json").status_code == 200
+    _in_another_worker(
+        f"from accounts.models import User\nUser.objects.filter(pk={str(org_admin.pk)!r}).update(role='member')"
+    )
+    assert client.put("/api/costs/budget", budget, format="json").status_code == 403
+
+
 @pytest.fixture
 def redis_cache(settings):
     """Run with the Redis cache (and its subscriber) when a Redis server answers on 127.0.0.1:6379."""
