@@ -193,3 +193,47 @@ def test_a_full_disk_answers_503_storage_full_and_health_sees_it(server_on_a_sma
     shutil.disk_usage(mount)
     assert requests.get(f"{base}/api/health", timeout=30).status_code == 200
     assert requests.post(f"{base}/api/auth/register", json=body, timeout=30).status_code == 201
+
+
+@pytest.fixture
+def gunicorn_on_postgres(on_postgres, tmp_path):
+    """gunicorn (one worker, persistent connections) on a database of its own on the test PostgreSQL server."""
+    params = connection.get_connection_params()
+    admin_dsn = {k: v for k, v in params.items() if k in {"host", "port", "user"}}
+    name = f"aragora_conn_{os.getpid()}"
+    with psycopg.connect(**admin_dsn, dbname="postgres", autocommit=True) as admin:
+        admin.execute(f'DROP DATABASE IF EXISTS "{name}"')
+        admin.execute(f'CREATE DATABASE "{name}"')
+    url = f"postgres://{admin_dsn['user']}@{admin_dsn['host']}:{admin_dsn['port']}/{name}"
+    env = {k: v for k, v in os.environ.items() if k != "REDIS_URL"}
+    env.update(DATABASE_URL=url, ARAGORA_DATA_DIR=str(tmp_path), DEBUG="0", ARAGORA_TLS="0", PYTHONPATH=str(ROOT))
+    subprocess.run([sys.executable, "manage.py", "migrate", "--noinput", "-v0"], cwd=ROOT, env=env, check=True)
+    port = free_port()
+    proc = subprocess.Popen(  # noqa: S603
+        [sys.executable, "-m", "gunicorn", "aragora_site.wsgi", "--bind", f"127.0.0.1:{port}", "--workers", "1"],
+        cwd=ROOT,
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    base = f"http://127.0.0.1:{port}"
+    try:
+        wait_for_http(f"{base}/api/health", process=proc)
+        yield base, name, admin_dsn
+    finally:
+        proc.terminate()
+        proc.wait(timeout=30)
+        with psycopg.connect(**admin_dsn, dbname="postgres", autocommit=True) as admin:
+            admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+def test_a_connection_the_server_dropped_fails_one_request_with_503_and_the_next_reconnects(gunicorn_on_postgres):
+    base, name, admin_dsn = gunicorn_on_postgres
+    assert requests.get(f"{base}/api/health", timeout=30).status_code == 200  # the worker keeps its connection
+    with psycopg.connect(**admin_dsn, dbname="postgres", autocommit=True) as admin:
+        admin.execute("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = %s", [name])
+    login = {"email": "a@example.com", "password": STRONG}
+    dropped = requests.post(f"{base}/api/auth/login", json=login, timeout=30)
+    assert dropped.status_code == 503 and dropped.json()["code"] == "database_unavailable"
+    assert dropped.headers["Retry-After"]
+    assert requests.get(f"{base}/api/health", timeout=30).status_code == 200
