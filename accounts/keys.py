@@ -12,6 +12,7 @@ import zlib
 
 API_KEY_PREFIX = "ara_"
 _BASE62 = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
+_BASE62_SET = frozenset(_BASE62)
 _KEY_ID_LEN = 8  # public, non-secret part used for lookup
 _KEY_SECRET_LEN = 32  # 32 base62 characters: about 190 bits
 _KEY_CHECKSUM_LEN = 6
@@ -41,7 +42,7 @@ def api_key_is_well_formed(key: str) -> bool:
     if len(key) != API_KEY_LENGTH or not key.startswith(API_KEY_PREFIX):
         return False
     body = key[len(API_KEY_PREFIX) : -_KEY_CHECKSUM_LEN]
-    if any(ch not in _BASE62 for ch in body):
+    if not _BASE62_SET.issuperset(body):
         return False
     return secrets.compare_digest(_checksum(body), key[-_KEY_CHECKSUM_LEN:])
 

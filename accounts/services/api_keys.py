@@ -219,9 +219,10 @@ def api_key_authenticate(*, key: str) -> ApiKeyOwner | None:
     if time.monotonic() - _touched.get(owner.key_id, float("-inf")) >= API_KEY_TOUCH_INTERVAL.total_seconds():
         _touched[owner.key_id] = time.monotonic()
         _api_key_touch(key_id=uuid.UUID(owner.key_id))
-    if owner.tier is None:
+    if owner.tier is None or grant.grace_until is None:
         return owner
-    return dataclasses.replace(owner, tier=tier_in_force(owner.tier, grant.grace_until, now=now))
+    tier = tier_in_force(owner.tier, grant.grace_until, now=now)
+    return owner if tier == owner.tier else dataclasses.replace(owner, tier=tier)
 
 
 def _api_key_touch(*, key_id: uuid.UUID) -> None:
