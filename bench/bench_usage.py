@@ -1,11 +1,13 @@
-"""Usage-metering benchmark, in one run:
+"""Usage-metering benchmark, in one run per back end (SQLite by default, PostgreSQL with --postgres):
 
-1. in-process `UsageTracker.record_event` events/s (one transaction per event);
+1. in-process `UsageTracker.record_event` events/s (one transaction per event), against raw `sqlite3` INSERT +
+   COMMIT of the same rows one per transaction (the physical floor), as a ratio;
 2. `UsageTracker.record_events` (batches of 1000) events/s, against a raw `sqlite3` `executemany` of the same
-   rows into the same `usage_events` table (the physical floor), as a ratio;
+   rows into the same `usage_events` table, as a ratio;
 2b. batch ingest with the cost dimensions (cache reads and writes, reasoning, long-context models) and with
    provider usage blocks, side by side with the same events without them (interleaved batches), as ratios;
-3. HTTP batch ingestion events/s: POST /api/usage/events with 1000 events per request, to gunicorn;
+3. HTTP batch ingestion events/s: POST /api/usage/events with 1000 events per request from 4 concurrent
+   clients with an API key, to gunicorn with 2 workers (p50 latency too);
 4. summary / timeseries / breakdown latency for an organization with 1,000 events and one with 1,000,000
    (rows generated with bulk SQL, rollups built by the repair command's service): flat means rollups, not scans.
 
@@ -13,6 +15,9 @@ Runs on a fresh SQLite database in a temporary ARAGORA_DATA_DIR, with its own se
 
     .venv/bin/python bench/bench_usage.py            # full run (1M events: a few minutes)
     .venv/bin/python bench/bench_usage.py --quick    # small run (100k events)
+    .venv/bin/python bench/bench_usage.py --postgres postgres://postgres@127.0.0.1:5432/bench_usage
+        # rows 1 and 3 on PostgreSQL (a database of its own: it is dropped and created); raw and reads are
+        # SQLite-only here, PostgreSQL reads at scale are bench/bench_scale_postgres.py
 """
 
 from __future__ import annotations
@@ -29,6 +34,7 @@ import sys
 import tempfile
 import time
 import uuid
+from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime, timedelta
 from pathlib import Path
 
@@ -37,6 +43,16 @@ sys.path.insert(0, str(ROOT))
 DATA_DIR = tempfile.mkdtemp(prefix="aragora-bench-usage-")
 os.environ["ARAGORA_DATA_DIR"] = DATA_DIR
 os.environ.pop("DATABASE_URL", None)
+os.environ.setdefault("DJSTRIPE_TEST_MIGRATIONS", "1")  # dj-stripe's tables in one step (see settings)
+POSTGRES = sys.argv[sys.argv.index("--postgres") + 1] if "--postgres" in sys.argv else ""
+if POSTGRES:
+    import psycopg
+
+    _name = POSTGRES.rsplit("/", 1)[1]
+    with psycopg.connect(POSTGRES.rsplit("/", 1)[0] + "/postgres", autocommit=True) as _admin:
+        _admin.execute(f'DROP DATABASE IF EXISTS "{_name}" WITH (FORCE)')
+        _admin.execute(f'CREATE DATABASE "{_name}"')
+    os.environ["DATABASE_URL"] = POSTGRES
 os.environ.setdefault("SECRET_KEY", "bench-secret-key-" + "x" * 40)
 os.environ.setdefault("ARAGORA_JWT_SECRET", "bench-jwt-secret-that-is-long-enough-0123456789")
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "aragora_site.settings")
@@ -203,6 +219,21 @@ def _sqlite() -> sqlite3.Connection:
     return db
 
 
+def bench_raw_single(count: int) -> float:
+    """Raw sqlite3: one INSERT + COMMIT per event, the same rows and table as record_event writes."""
+    org, users = _org("rawsingle")
+    rows = list(_raw_rows(org.id.hex, [u.id.hex for u in users], count, random.Random(6), timezone.now(), 1))
+    db = _sqlite()
+    started = time.perf_counter()
+    for row in rows:
+        db.execute("BEGIN IMMEDIATE")
+        db.execute(RAW_INSERT, row)
+        db.execute("COMMIT")
+    elapsed = time.perf_counter() - started
+    db.close()
+    return count / elapsed
+
+
 def bench_raw_executemany(batches: int) -> float:
     org, users = _org("raw")
     rng = random.Random(2)
@@ -226,56 +257,56 @@ def _free_port() -> int:
         return s.getsockname()[1]
 
 
-def bench_http(batches: int) -> float:
+CLIENTS = 4
+
+
+def bench_http(batches: int) -> tuple[float, float]:
+    """Return (events/s, p50 ms per request) of batch ingest over HTTP: CLIENTS clients, gunicorn 2 workers."""
     import requests
 
     org, users = _org("http")
     key = users[0].generate_api_key()
     port = _free_port()
-    env = {**os.environ, "ALLOWED_HOSTS": "127.0.0.1"}
+    env = {**os.environ, "ALLOWED_HOSTS": "127.0.0.1", "ARAGORA_TLS": "0"}
     server = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "gunicorn",
-            "aragora_site.wsgi",
-            "--bind",
-            f"127.0.0.1:{port}",
-            "--workers",
-            "2",
-            "--log-level",
-            "warning",
-        ],
+        [sys.executable, "-m", "gunicorn", "aragora_site.wsgi", "--bind", f"127.0.0.1:{port}", "--workers", "2"],
         cwd=ROOT,
         env=env,
         stdout=subprocess.DEVNULL,
         stderr=subprocess.PIPE,
     )
     try:
-        session = requests.Session()
-        session.headers.update({"X-API-Key": key, "Content-Type": "application/json"})
         url = f"http://127.0.0.1:{port}/api/usage/events"
-        deadline = time.time() + 30
+        deadline = time.time() + 120
         while True:
             try:
-                session.get(f"http://127.0.0.1:{port}/api/health", timeout=2)
-                break
-            except requests.ConnectionError:
-                if time.time() > deadline:
-                    raise RuntimeError("gunicorn did not start") from None
-                time.sleep(0.2)
+                if requests.get(f"http://127.0.0.1:{port}/api/health", timeout=30).status_code == 200:
+                    break
+            except requests.RequestException:
+                pass
+            if time.time() > deadline:
+                raise RuntimeError("gunicorn did not start")
+            time.sleep(0.25)
         rng = random.Random(3)
-        bodies = []
-        for _ in range(batches):
-            events = [_event(org, users, rng) for _ in range(BATCH)]
-            bodies.append(json.dumps({"events": events}))
-        session.post(url, data=json.dumps({"event_type": "api_call"}), timeout=60)  # warm both code paths
-        started = time.perf_counter()
-        for body in bodies:
-            res = session.post(url, data=body, timeout=60)
+        bodies = [json.dumps({"events": [_event(org, users, rng) for _ in range(BATCH)]}) for _ in range(batches)]
+        headers = {"X-API-Key": key, "Content-Type": "application/json"}
+        sessions = [requests.Session() for _ in range(CLIENTS)]
+        for session in sessions:  # warm every worker and code path
+            session.post(url, data=json.dumps({"event_type": "api_call"}), headers=headers, timeout=60)
+        latencies: list[float] = []
+
+        def post(index: int) -> None:
+            session = sessions[index % CLIENTS]
+            sent = time.perf_counter()
+            res = session.post(url, data=bodies[index], headers=headers, timeout=120)
+            latencies.append((time.perf_counter() - sent) * 1000)
             if res.status_code != 201:
                 raise RuntimeError(f"HTTP {res.status_code}: {res.text[:300]}")
-        return batches * BATCH / (time.perf_counter() - started)
+
+        started = time.perf_counter()
+        with ThreadPoolExecutor(CLIENTS) as pool:
+            list(pool.map(post, range(batches)))
+        return batches * BATCH / (time.perf_counter() - started), statistics.median(latencies)
     finally:
         server.terminate()
         server.wait(10)
@@ -345,29 +376,38 @@ def bench_reads(big_count: int, days: int, repeat: int) -> dict:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--quick", action="store_true", help="small run: fewer events, 100k instead of 1M")
+    parser.add_argument("--postgres", metavar="URL", help="run rows 1 and 3 on this PostgreSQL database instead")
     args = parser.parse_args()
     single, batches, big, repeat = (500, 5, 100_000, 20) if args.quick else (5000, 20, 1_000_000, 50)
+    http_batches = 24 if args.quick else 96
     call_command("migrate", verbosity=0)
-    print(f"SQLite {sqlite3.sqlite_version}, data dir {DATA_DIR}, {'quick' if args.quick else 'full'} run")
+    from django.db import connection
 
+    print(f"{connection.vendor}, {'quick' if args.quick else 'full'} run; load average {os.getloadavg()[0]:.2f}")
     rate_single = bench_record_event(single)
     print(f"record_event (1 event per transaction, {single} events): {rate_single:,.0f} events/s  [target >= 2,000]")
+    if not args.postgres:
+        raw_single = bench_raw_single(single)
+        print(f"raw sqlite3 INSERT + COMMIT per event, same rows:    {raw_single:,.0f} events/s")
+        print(f"  record_event / raw = {rate_single / raw_single:.1%}  [target >= 25%]")
     rate_batch = bench_record_events(batches)
-    rate_raw = bench_raw_executemany(batches)
     print(f"record_events (batches of {BATCH}, {batches} batches):    {rate_batch:,.0f} events/s")
-    print(f"raw sqlite3 executemany, same rows and table:        {rate_raw:,.0f} events/s")
-    print(f"  batch / raw = {rate_batch / rate_raw:.1%}  [target >= 25%]")
-    rates = bench_dimensions(batches)
-    print(f"batch ingest, same events interleaved ({batches} batches x 3 rounds):")
-    for name, rate in rates.items():
-        print(f"  {name:13s} {rate:,.0f} events/s  ratio to plain {rate / rates['plain']:.3f}")
-    print("  [target: parts and usage blocks within 10 % of plain]")
-    rate_http = bench_http(batches)
+    if not args.postgres:
+        rate_raw = bench_raw_executemany(batches)
+        print(f"raw sqlite3 executemany, same rows and table:        {rate_raw:,.0f} events/s")
+        print(f"  batch / raw = {rate_batch / rate_raw:.1%}")
+        rates = bench_dimensions(batches)
+        print(f"batch ingest, same events interleaved ({batches} batches x 3 rounds):")
+        for name, rate in rates.items():
+            print(f"  {name:13s} {rate:,.0f} events/s  ratio to plain {rate / rates['plain']:.3f}")
+        print("  [target: parts and usage blocks within 10 % of plain]")
+    rate_http, p50 = bench_http(http_batches)
     print(
-        f"HTTP POST /api/usage/events (gunicorn, 2 workers, {BATCH}/request): {rate_http:,.0f} events/s"
-        f"  ({rate_http / rate_raw:.1%} of raw)"
+        f"HTTP POST /api/usage/events ({CLIENTS} clients, gunicorn 2 workers, {BATCH}/request, API key): "
+        f"{rate_http:,.0f} events/s, p50 {p50:.0f} ms  [target >= 15,000]"
     )
-
+    if args.postgres:
+        return
     reads = bench_reads(big, days=90, repeat=repeat)
     small, large = reads["1k"], reads["big"]
     print(

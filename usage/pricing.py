@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import functools
 import re
 import threading
 import time
 from dataclasses import dataclass
 from datetime import datetime
-from decimal import Decimal, localcontext
+from decimal import ROUND_HALF_EVEN, Context, Decimal
 from types import SimpleNamespace
 from typing import Any
 
@@ -16,9 +17,10 @@ from django.utils import timezone
 
 from aragora_site.caches import process_cache
 from usage.models import MAX_COUNT, ModelPrice
-from usage.money import quantize_cost
+from usage.money import COST_QUANTUM
 
 MILLION = Decimal(1_000_000)
+_EXACT = Context(prec=60, rounding=ROUND_HALF_EVEN)  # enough for any count times any rate, exactly
 FALLBACK_PROVIDER = "openrouter"
 DEFAULT_MODEL = "default"
 # Dated or floating aliases of a model: claude-sonnet-4-20250514, gpt-4o-2024-08-06, claude-3@20240229, x-latest
@@ -114,29 +116,30 @@ def token_cost(
     rates = price.rates
     if price.long_rates is not None and tokens_in > price.long_context_threshold:
         rates = price.long_rates
-    with localcontext() as ctx:
-        ctx.prec = 60
-        if cache_read or cache_write or reasoning:
-            raw = (
-                (tokens_in - cache_read - cache_write) * rates.input
-                + cache_read * rates.cache_read
-                + cache_write * rates.cache_write
-                + (tokens_out - reasoning) * rates.output
-                + reasoning * rates.reasoning
-            )
-        else:
-            raw = tokens_in * rates.input + tokens_out * rates.output
-        return quantize_cost(raw / MILLION)
+    # One exact context for the sums (a `with localcontext()` per event costs more than the arithmetic).
+    add, mul = _EXACT.add, _EXACT.multiply
+    if cache_read or cache_write or reasoning:
+        raw = add(
+            add(
+                add(mul(tokens_in - cache_read - cache_write, rates.input), mul(cache_read, rates.cache_read)),
+                add(mul(cache_write, rates.cache_write), mul(tokens_out - reasoning, rates.output)),
+            ),
+            mul(reasoning, rates.reasoning),
+        )
+    else:
+        raw = add(mul(tokens_in, rates.input), mul(tokens_out, rates.output))
+    return _EXACT.divide(raw, MILLION).quantize(COST_QUANTUM, rounding=ROUND_HALF_EVEN, context=_EXACT)
 
 
-def model_candidates(provider: str, model: str) -> list[tuple[str, str]]:
+@functools.lru_cache(maxsize=8192)
+def model_candidates(provider: str, model: str) -> tuple[tuple[str, str], ...]:
     """Return the (provider, model) keys that may price `model`, most specific first."""
     provider, model = provider.strip().lower(), model.strip().lower()
     keys = [(provider, model), (provider, _ALIAS_SUFFIX.sub("", model))]
     if "/" in model:  # routed names such as openrouter's "anthropic/claude-sonnet-4"
         upstream, _, name = model.partition("/")
         keys += [(upstream, name), (upstream, _ALIAS_SUFFIX.sub("", name))]
-    return list(dict.fromkeys(keys))
+    return tuple(dict.fromkeys(keys))
 
 
 class PriceTable:

@@ -23,6 +23,7 @@ from accounts.models import User
 from aragora_site.caches import process_cache
 from aragora_site.db import db_uuid
 from usage.models import Budget, UsageEvent
+from usage.money import MoneyField
 
 
 @dataclass(slots=True)
@@ -66,6 +67,9 @@ def _adapter(field: models.Field, vendor: str) -> Callable[[Any], Any] | None:
     if isinstance(target, models.JSONField):
         empty = connection.ops.adapt_json_value({}, None)
         return lambda v: connection.ops.adapt_json_value(v, None) if v else empty
+    if isinstance(target, MoneyField) and vendor == "sqlite":
+        scale = Decimal(10) ** target.decimal_places  # costs are quantized already: the scaled value is whole
+        return lambda v: int(v * scale)
     if isinstance(target, models.DecimalField):
         return lambda v: target.get_db_prep_value(v, connection)
     return None
@@ -86,11 +90,9 @@ def _insert_plan(vendor: str) -> tuple[str, Callable[[Any], tuple], tuple[tuple[
     return sql, operator.attrgetter(*(f.attname for f in fields)), adapters
 
 
-def events_insert(rows: list[PricedEvent]) -> None:
-    """Insert the events with one executemany."""
-    if not rows:
-        return
-    sql, values_of, adapters = _insert_plan(connection.vendor)
+def events_params(rows: list[PricedEvent]) -> list[list]:
+    """Return the INSERT parameters of each event (prepared before the write lock is taken)."""
+    _, values_of, adapters = _insert_plan(connection.vendor)
     moments: dict[datetime, Any] = {}  # a batch's events mostly share their times: adapt each one once
     params = []
     for row in rows:
@@ -104,8 +106,14 @@ def events_insert(rows: list[PricedEvent]) -> None:
             else:
                 values[index] = adapt(value)
         params.append(values)
-    with connection.cursor() as cursor:
-        cursor.executemany(sql, params)
+    return params
+
+
+def events_insert(params: list[list]) -> None:
+    """Insert events, given as events_params made them, with one executemany."""
+    if params:
+        with connection.cursor() as cursor:
+            cursor.executemany(_insert_plan(connection.vendor)[0], params)
 
 
 def member_ids(organization_id: uuid.UUID, wanted: set[uuid.UUID]) -> set[uuid.UUID]:

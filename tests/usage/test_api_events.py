@@ -1,5 +1,6 @@
 """POST /api/usage/events."""
 
+import dataclasses
 import json
 from decimal import Decimal
 
@@ -281,7 +282,7 @@ def test_idempotency_keys_of_events_without_parts_keep_their_fingerprint(admin_c
     }
     expected = hashlib.sha256(json.dumps(before_parts_existed, sort_keys=True, separators=(",", ":")).encode())
     assert event.fingerprint() == expected.hexdigest()
-    with_parts = EventInput(**{**event.__dict__, "cache_read_tokens": 2})
+    with_parts = dataclasses.replace(event, cache_read_tokens=2)
     assert with_parts.fingerprint() != event.fingerprint()
     body = {"event_type": "api_call", "tokens_in": 5, "idempotency_key": "k2"}
     assert post(admin_client_api, body).status_code == 201

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import uuid
 from collections.abc import Sequence
 from datetime import datetime
@@ -64,6 +65,11 @@ class RecordResult:
         ]
 
 
+@functools.lru_cache(maxsize=4096)
+def _uuid(text: str) -> uuid.UUID:
+    return uuid.UUID(text)
+
+
 def _priced(
     organization: Organization, e: EventInput, table: pricing.PriceTable, now: datetime, api_key_id: uuid.UUID | None
 ) -> PricedEvent:
@@ -79,7 +85,7 @@ def _priced(
         cache_write=e.cache_write_tokens,
         reasoning=e.reasoning_tokens,
     )
-    user_id = e.user_id if isinstance(e.user_id, uuid.UUID) or e.user_id is None else uuid.UUID(str(e.user_id))
+    user_id = e.user_id if isinstance(e.user_id, uuid.UUID) or e.user_id is None else _uuid(str(e.user_id))
     return PricedEvent(
         id=uuid.uuid4(),
         organization_id=organization.pk,
@@ -153,9 +159,11 @@ def usage_events_record(
     now = now or timezone.now()
     key_id = uuid.UUID(str(api_key_id)) if api_key_id else None
     priced = _validated(organization, events, now, key_id)
+    # Everything that needs no lock is done before the write transaction (SQLite takes its lock at BEGIN).
+    params = dict(zip(map(id, priced), storage.events_params(priced), strict=True))
     for attempt in range(_RETRIES):
         try:
-            return _record(organization, priced)
+            return _record(organization, priced, params)
         except (IntegrityError, DataError) as exc:
             if _is_out_of_range(exc):
                 raise ServiceError(
@@ -178,11 +186,11 @@ def _is_out_of_range(exc: Exception) -> bool:
 
 
 @transaction.atomic
-def _record(organization: Organization, rows: list[PricedEvent]) -> RecordResult:
+def _record(organization: Organization, rows: list[PricedEvent], params: dict[int, list]) -> RecordResult:
     plan, fresh = _idempotency_plan(organization, rows)
     budget = storage.budget_get(organization.pk)
     debates_consume(organization, fresh, budget)
-    storage.events_insert(fresh)
+    storage.events_insert([params[id(row)] for row in fresh])
     month_totals = rollups.rollups_apply(organization_id=organization.pk, items=fresh)
     current = month_key(current_period_start())
     if budget is not None and current in month_totals:
