@@ -8,6 +8,7 @@ import time_machine
 from django.utils import timezone
 
 from accounts.models import Organization
+from tests.conftest import client_for
 from tests.factories import OrganizationFactory, UserFactory
 from tests.usage.conftest import record, sonnet_cost
 from tests.usage.factories import BudgetFactory, ModelPriceFactory
@@ -394,3 +395,18 @@ def test_events_of_other_organizations_never_reach_a_summary(org, tracker):
     tracker.record_event(other.id, None, "api_call", "openai", "gpt-4o", 10**6, 0)
     assert tracker.get_usage_summary(org.id, timezone.now() - timedelta(days=1))["total_cost"] == 0
     assert Organization.objects.count() >= 2
+
+
+def test_a_member_who_left_is_refused_at_once_though_their_id_was_remembered(org, org_admin, member):
+    usage_events_record(organization=org, events=[EventInput(event_type="api_call", user_id=member.id)])
+    assert client_for(org_admin).delete(f"/api/org/members/{member.pk}").status_code == 200
+    with pytest.raises(UsageValidationError) as refused:
+        usage_events_record(organization=org, events=[EventInput(event_type="api_call", user_id=member.id)])
+    assert refused.value.errors == {0: {"user_id": ["No member of this organization has this id."]}}
+
+
+def test_a_member_who_joined_after_the_ids_were_remembered_is_accepted(org, member):
+    usage_events_record(organization=org, events=[EventInput(event_type="api_call", user_id=member.id)])
+    newcomer = UserFactory(organization=org)
+    result = usage_events_record(organization=org, events=[EventInput(event_type="api_call", user_id=newcomer.id)])
+    assert result.recorded == 1

@@ -12,6 +12,7 @@ from django.db import DataError, IntegrityError, transaction
 from django.utils import timezone
 
 from accounts.models import Organization
+from accounts.revocation_cache import revocation_cache
 from aragora_site.errors import ServiceError
 from usage import pricing, rollups, storage
 from usage.models import MAX_EVENT_COST, MAX_ROLLUP_COST, MAX_ROLLUP_COUNT, UsageEvent
@@ -114,7 +115,11 @@ def _membership_errors(organization: Organization, events: Sequence[PricedEvent]
     wanted = {e.user_id for e in events if e.user_id}
     if not wanted:
         return {}
-    members = storage.member_ids(organization.pk, wanted)
+    # Members already seen are remembered until the revocation epoch moves (any user who leaves moves it);
+    # only ids not seen yet cost a query.
+    members: set[uuid.UUID] = revocation_cache.local(f"usage:members:{organization.pk}", set)
+    if missing := wanted - members:
+        members |= storage.member_ids(organization.pk, missing)
     return {
         i: {"user_id": ["No member of this organization has this id."]}
         for i, e in enumerate(events)
