@@ -110,10 +110,19 @@ def events_params(rows: list[PricedEvent]) -> list[list]:
 
 
 def events_insert(params: list[list]) -> None:
-    """Insert events, given as events_params made them, with one executemany."""
-    if params:
-        with connection.cursor() as cursor:
-            cursor.executemany(_insert_plan(connection.vendor)[0], params)
+    """Insert events, given as events_params made them: SQLite's executemany runs in-process; PostgreSQL gets
+    them through COPY, several times faster than a round trip (or a statement) per event."""
+    if not params:
+        return
+    sql = _insert_plan(connection.vendor)[0]
+    with connection.cursor() as cursor:
+        if connection.vendor != "postgresql":
+            cursor.executemany(sql, params)
+            return
+        head = sql.partition(" VALUES ")[0].replace("INSERT INTO", "COPY", 1)
+        with connection.wrap_database_errors, cursor.cursor.copy(f"{head} FROM STDIN") as copy:
+            for row in params:
+                copy.write_row(row)
 
 
 def member_ids(organization_id: uuid.UUID, wanted: set[uuid.UUID]) -> set[uuid.UUID]:
