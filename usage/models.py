@@ -182,8 +182,13 @@ class UsageEvent(models.Model):
     """One metered unit of usage. `created_at` is when the usage happened; costs never change once recorded."""
 
     id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    # No index of its own: the (organization, created_at) index and the idempotency constraint lead with it.
     organization = models.ForeignKey(
-        "accounts.Organization", on_delete=models.CASCADE, db_column="org_id", related_name="usage_events"
+        "accounts.Organization",
+        on_delete=models.CASCADE,
+        db_column="org_id",
+        related_name="usage_events",
+        db_index=False,
     )
     user = models.ForeignKey(
         settings.AUTH_USER_MODEL,
@@ -298,7 +303,11 @@ class UsageMonthly(RollupCounters):
     """Usage of one organization in one calendar month (UTC), "YYYY-MM"."""
 
     organization = models.ForeignKey(
-        "accounts.Organization", on_delete=models.CASCADE, db_column="org_id", related_name="usage_months"
+        "accounts.Organization",
+        on_delete=models.CASCADE,
+        db_column="org_id",
+        related_name="usage_months",
+        db_index=False,  # the unique (organization, month) index serves it
     )
     month = models.CharField(max_length=7)
 
@@ -320,7 +329,12 @@ class UsageMonthly(RollupCounters):
 class UsageDaily(RollupCounters):
     """Usage of one organization on one UTC day."""
 
-    organization = models.ForeignKey("accounts.Organization", on_delete=models.CASCADE, db_column="org_id")
+    organization = models.ForeignKey(
+        "accounts.Organization",
+        on_delete=models.CASCADE,
+        db_column="org_id",
+        db_index=False,  # unique key leads
+    )
     day = models.DateField()
 
     class Meta:
@@ -338,7 +352,12 @@ class UsageDaily(RollupCounters):
 class UsageDailyModel(RollupCounters):
     """Usage of one organization on one UTC day with one provider and model (lower case)."""
 
-    organization = models.ForeignKey("accounts.Organization", on_delete=models.CASCADE, db_column="org_id")
+    organization = models.ForeignKey(
+        "accounts.Organization",
+        on_delete=models.CASCADE,
+        db_column="org_id",
+        db_index=False,  # unique key leads
+    )
     day = models.DateField()
     provider = models.CharField(max_length=64)
     model = models.CharField(max_length=128)
@@ -360,7 +379,12 @@ class UsageDailyModel(RollupCounters):
 class UsageDailyUser(RollupCounters):
     """Usage of one organization on one UTC day by one user ("" when no user was named)."""
 
-    organization = models.ForeignKey("accounts.Organization", on_delete=models.CASCADE, db_column="org_id")
+    organization = models.ForeignKey(
+        "accounts.Organization",
+        on_delete=models.CASCADE,
+        db_column="org_id",
+        db_index=False,  # unique key leads
+    )
     day = models.DateField()
     user_key = models.CharField(max_length=36, blank=True)
 
@@ -379,7 +403,12 @@ class UsageDailyUser(RollupCounters):
 class UsageMonthlyApiKey(RollupCounters):
     """Usage of one organization in one month sent with one API key (events sent otherwise are not here)."""
 
-    organization = models.ForeignKey("accounts.Organization", on_delete=models.CASCADE, db_column="org_id")
+    organization = models.ForeignKey(
+        "accounts.Organization",
+        on_delete=models.CASCADE,
+        db_column="org_id",
+        db_index=False,  # unique key leads
+    )
     month = models.CharField(max_length=7)
     key_id = models.CharField(max_length=36, help_text="The API key's id.")
 

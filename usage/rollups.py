@@ -10,11 +10,11 @@ from datetime import UTC, date, datetime
 from decimal import Decimal
 from typing import Any, Protocol
 
-from django.db import connection, transaction
+from django.db import DEFAULT_DB_ALIAS, connection, connections, transaction
 from django.db.models import Count, F, Sum, Value
 from django.db.models.functions import TruncDate, TruncMonth
 
-from aragora_site.db import db_uuid
+from aragora_site.db import driver_cursor, driver_sql
 from usage.models import (
     RollupCounters,
     UsageDaily,
@@ -128,10 +128,6 @@ def group_events(items: Iterable[Countable]) -> dict[type[RollupCounters], dict[
     return grouped
 
 
-def _upsert_sql(model: type[RollupCounters], rows: int, returning: bool) -> str:
-    return _upsert_sql_for(connection.vendor, model, rows, returning)
-
-
 @functools.lru_cache(maxsize=256)
 def _upsert_sql_for(vendor: str, model: type[RollupCounters], rows: int, returning: bool) -> str:
     qn = connection.ops.quote_name
@@ -146,7 +142,7 @@ def _upsert_sql_for(vendor: str, model: type[RollupCounters], rows: int, returni
     )
     if returning:
         sql += f" RETURNING {', '.join(qn(model._meta.get_field(k).column) for k in ROLLUPS[model])}, total_cost"
-    return sql
+    return driver_sql(sql)
 
 
 def _adapt(value: Any, conn: Any) -> Any:
@@ -154,7 +150,7 @@ def _adapt(value: Any, conn: Any) -> Any:
     if isinstance(value, int | str):
         return value
     if isinstance(value, uuid.UUID):
-        return db_uuid(value)
+        return value if conn.features.has_native_uuid_field else value.hex
     if isinstance(value, Decimal):
         return _COST.get_db_prep_value(value, conn)
     if isinstance(value, date):
@@ -162,42 +158,48 @@ def _adapt(value: Any, conn: Any) -> Any:
     raise TypeError(f"cannot store {value!r} in a rollup")
 
 
-def _params(organization: Any, key: tuple, counters: list) -> list:
+def _params(organization: Any, key: tuple, counters: list, conn: Any) -> list:
     """Return one row's parameters: the organization (already adapted), its key, its counters."""
     return [
         organization,
-        *(value if isinstance(value, str) else _adapt(value, connection) for value in key),
-        *(value if type(value) is int else _adapt(value, connection) for value in counters),
+        *(value if isinstance(value, str) else _adapt(value, conn) for value in key),
+        *(value if type(value) is int else _adapt(value, conn) for value in counters),
     ]
 
 
-def upsert(model: type[RollupCounters], organization_id: uuid.UUID, rows: dict[tuple, list]) -> dict[tuple, Decimal]:
+def upsert(
+    model: type[RollupCounters], organization_id: uuid.UUID, rows: dict[tuple, list], cursor: Any = None
+) -> dict[tuple, Decimal]:
     """Add `rows` to the model's rollup rows in place (INSERT ... ON CONFLICT DO UPDATE SET x = x + excluded.x).
 
-    Returns the new total cost of each row touched.
+    Returns the new total cost of each row touched. `cursor`: a driver cursor to run on (see driver_cursor).
     """
+    if cursor is None:
+        with driver_cursor() as cursor:
+            return upsert(model, organization_id, rows, cursor)
+    conn = connections[DEFAULT_DB_ALIAS]  # resolved once: every value below is adapted for it
     items = list(rows.items())
     totals: dict[tuple, Decimal] = {}
-    cost_field = model._meta.get_field("total_cost")
-    organization = db_uuid(organization_id)
-    with connection.cursor() as cursor:
-        for start in range(0, len(items), _CHUNK):
-            chunk = items[start : start + _CHUNK]
-            params = [p for key, counters in chunk for p in _params(organization, key, counters)]
-            cursor.execute(_upsert_sql(model, len(chunk), returning=model is UsageMonthly), params)
-            if model is UsageMonthly:
-                for *key, cost in cursor.fetchall():
-                    totals[tuple(key)] = cost_field.from_db_value(cost, None, connection)
+    organization = _adapt(organization_id, conn)
+    returning = model is UsageMonthly
+    for start in range(0, len(items), _CHUNK):
+        chunk = items[start : start + _CHUNK]
+        params = [p for key, counters in chunk for p in _params(organization, key, counters, conn)]
+        cursor.execute(_upsert_sql_for(conn.vendor, model, len(chunk), returning), params)
+        if returning:
+            for *key, cost in cursor.fetchall():
+                totals[tuple(key)] = _COST.from_db_value(cost, None, conn)
     return totals
 
 
 def rollups_apply(*, organization_id: uuid.UUID, items: list[Countable]) -> dict[str, Decimal]:
     """Add freshly inserted events to every rollup; return each touched month's new total cost."""
-    grouped = group_events(items)
     months: dict[str, Decimal] = {}
-    for model, rows in grouped.items():
-        totals = upsert(model, organization_id, rows)
-        months.update({key[0]: cost for key, cost in totals.items()})
+    with driver_cursor() as cursor:
+        for model, rows in group_events(items).items():
+            if rows:
+                totals = upsert(model, organization_id, rows, cursor)
+                months.update({key[0]: cost for key, cost in totals.items()})
     return months
 
 

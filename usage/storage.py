@@ -21,7 +21,7 @@ from django.db import connection, models
 
 from accounts.models import User
 from aragora_site.caches import process_cache
-from aragora_site.db import db_uuid
+from aragora_site.db import db_uuid, driver_cursor, driver_sql
 from usage.models import Budget, UsageEvent
 from usage.money import MoneyField
 
@@ -115,12 +115,12 @@ def events_insert(params: list[list]) -> None:
     if not params:
         return
     sql = _insert_plan(connection.vendor)[0]
-    with connection.cursor() as cursor:
+    with driver_cursor() as cursor:
         if connection.vendor != "postgresql":
-            cursor.executemany(sql, params)
+            cursor.executemany(driver_sql(sql), params)
             return
         head = sql.partition(" VALUES ")[0].replace("INSERT INTO", "COPY", 1)
-        with connection.wrap_database_errors, cursor.cursor.copy(f"{head} FROM STDIN") as copy:
+        with cursor.copy(f"{head} FROM STDIN") as copy:
             for row in params:
                 copy.write_row(row)
 
