@@ -192,15 +192,45 @@ def upsert(
     return totals
 
 
-def rollups_apply(*, organization_id: uuid.UUID, items: list[Countable]) -> dict[str, Decimal]:
-    """Add freshly inserted events to every rollup; return each touched month's new total cost."""
-    months: dict[str, Decimal] = {}
+def rollups_apply(
+    *, organization_id: uuid.UUID, items: list[Countable], insert: tuple[str, list] | None = None
+) -> dict[str, Decimal]:
+    """Add freshly inserted events to every rollup; return each touched month's new total cost.
+
+    On PostgreSQL, the upserts of a batch that fits in one chunk per rollup go to the server as one statement
+    of data-modifying CTEs, with `insert` (the events' own INSERT and its parameters, when given) in it too:
+    one round trip for the whole write. Elsewhere `insert` runs first, then one upsert per rollup.
+    """
+    grouped = {model: rows for model, rows in group_events(items).items() if rows}
+    if not grouped:
+        return {}
     with driver_cursor() as cursor:
-        for model, rows in group_events(items).items():
-            if rows:
-                totals = upsert(model, organization_id, rows, cursor)
-                months.update({key[0]: cost for key, cost in totals.items()})
+        if connection.vendor == "postgresql" and all(len(rows) <= _CHUNK for rows in grouped.values()):
+            return _apply_in_one_statement(cursor, organization_id, grouped, insert)
+        if insert is not None:
+            cursor.execute(*insert)
+        months: dict[str, Decimal] = {}
+        for model, rows in grouped.items():
+            totals = upsert(model, organization_id, rows, cursor)
+            months.update({key[0]: cost for key, cost in totals.items()})
     return months
+
+
+def _apply_in_one_statement(
+    cursor: Any, organization_id: uuid.UUID, grouped: dict[type[RollupCounters], dict], insert: tuple[str, list] | None
+) -> dict[str, Decimal]:
+    conn = connections[DEFAULT_DB_ALIAS]
+    organization = _adapt(organization_id, conn)
+    parts, params = [], []
+    if insert is not None:
+        parts.append(f"e AS ({insert[0]})")
+        params += insert[1]
+    for i, (model, rows) in enumerate(grouped.items()):
+        parts.append(f"r{i} AS ({_upsert_sql_for(conn.vendor, model, len(rows), model is UsageMonthly)})")
+        params += [p for key, counters in rows.items() for p in _params(organization, key, counters, conn)]
+    monthly = list(grouped).index(UsageMonthly)
+    cursor.execute(f"WITH {', '.join(parts)} SELECT * FROM r{monthly}", params)  # noqa: S608 - names from _meta
+    return {month: _COST.from_db_value(cost, None, conn) for month, cost in cursor.fetchall()}
 
 
 # ---------------------------------------------------------------------------

@@ -125,6 +125,16 @@ def events_insert(params: list[list]) -> None:
                 copy.write_row(row)
 
 
+INLINE_EVENTS = 100  # up to this many events, PostgreSQL takes them in the rollups' statement rather than by COPY
+
+
+def events_insert_statement(params: list[list]) -> tuple[str, list]:
+    """Return the INSERT of these events (as events_params made them) and its parameters, for one statement."""
+    sql = _insert_plan(connection.vendor)[0]
+    head, _, row = sql.partition(" VALUES ")
+    return f"{head} VALUES {', '.join([row] * len(params))}", [value for values in params for value in values]
+
+
 def member_ids(organization_id: uuid.UUID, wanted: set[uuid.UUID]) -> set[uuid.UUID]:
     """Return which of `wanted` are users of the organization."""
     placeholders = ", ".join(["%s"] * len(wanted))

@@ -8,7 +8,7 @@ from collections.abc import Sequence
 from datetime import datetime
 from decimal import Decimal
 
-from django.db import DataError, IntegrityError, transaction
+from django.db import DataError, IntegrityError, connection, transaction
 from django.utils import timezone
 
 from accounts.models import Organization
@@ -195,8 +195,13 @@ def _record(organization: Organization, rows: list[PricedEvent], params: dict[in
     plan, fresh = _idempotency_plan(organization, rows)
     budget = storage.budget_get(organization.pk)
     debates_consume(organization, fresh, budget)
-    storage.events_insert([params[id(row)] for row in fresh])
-    month_totals = rollups.rollups_apply(organization_id=organization.pk, items=fresh)
+    rows_params = [params[id(row)] for row in fresh]
+    insert = None
+    if fresh and connection.vendor == "postgresql" and len(fresh) <= storage.INLINE_EVENTS:
+        insert = storage.events_insert_statement(rows_params)  # one round trip with the rollups
+    else:
+        storage.events_insert(rows_params)
+    month_totals = rollups.rollups_apply(organization_id=organization.pk, items=fresh, insert=insert)
     current = month_key(current_period_start())
     if budget is not None and current in month_totals:
         budget_alerts_check(organization, budget, month_totals[current])
