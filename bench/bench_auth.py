@@ -1,9 +1,12 @@
 """Request-authentication benchmark: requests/s of one endpoint with no auth, a JWT and an API key.
 
 Runs the real WSGI application in-process (no socket, so the figures show the cost of the Django stack
-and of authentication, not of the network) against a fresh SQLite database (or DATABASE_URL).
+and of authentication, not of the network) against a fresh SQLite database (or DATABASE_URL); with --http,
+also over real HTTP to gunicorn with 2 workers, from 4 concurrent clients (a new connection per request, as
+gunicorn's sync workers answer).
 
-    .venv/bin/python bench/bench_auth.py [--seconds 3] [--quick]
+    .venv/bin/python bench/bench_auth.py [--seconds 3] [--quick] [--http]
+    DATABASE_URL=postgres://postgres@127.0.0.1:5432/bench_auth .venv/bin/python bench/bench_auth.py --http
 """
 
 from __future__ import annotations
@@ -11,9 +14,12 @@ from __future__ import annotations
 import argparse
 import io
 import os
+import socket
 import statistics
+import subprocess
 import sys
 import tempfile
+import threading
 import time
 from pathlib import Path
 
@@ -33,28 +39,6 @@ from django.conf import settings  # noqa: E402
 from django.core.management import call_command  # noqa: E402
 from django.db import connection  # noqa: E402
 from django.test.utils import CaptureQueriesContext  # noqa: E402
-from django.urls import path  # noqa: E402
-from rest_framework.permissions import AllowAny, IsAuthenticated  # noqa: E402
-from rest_framework.response import Response  # noqa: E402
-from rest_framework.views import APIView  # noqa: E402
-
-
-class PublicPing(APIView):
-    authentication_classes: list = []
-    permission_classes = [AllowAny]
-
-    def get(self, request):
-        return Response({"ok": True})
-
-
-class AuthPing(APIView):
-    permission_classes = [IsAuthenticated]
-
-    def get(self, request):
-        return Response({"ok": True, "org": request.user.org_id})
-
-
-urlpatterns = [path("ping/public", PublicPing.as_view()), path("ping/auth", AuthPing.as_view())]
 
 
 def _environ(url: str, headers: dict[str, str]) -> dict:
@@ -104,15 +88,81 @@ def _interleaved(app, scenarios, seconds: float, rounds: int) -> list[tuple[floa
     return [(statistics.median(r for r, _ in runs), runs[-1][1]) for runs in samples]
 
 
+HTTP_CLIENTS = 4
+
+
+def _http_rps(port: int, url: str, headers: dict[str, str], seconds: float) -> tuple[float, str]:
+    """Requests/s of GET `url` from HTTP_CLIENTS threads for `seconds`; each request on its own connection."""
+    lines = "".join(f"{k}: {v}\r\n" for k, v in headers.items())
+    request = f"GET {url} HTTP/1.0\r\nHost: 127.0.0.1\r\n{lines}\r\n".encode()
+    counts, statuses = [0] * HTTP_CLIENTS, [""] * HTTP_CLIENTS
+    deadline = time.perf_counter() + seconds
+
+    def client(index: int) -> None:
+        while True:
+            with socket.create_connection(("127.0.0.1", port), timeout=60) as sock:
+                sock.sendall(request)
+                response = b""
+                while chunk := sock.recv(65536):
+                    response += chunk
+            statuses[index] = response.split(b"\r\n", 1)[0].decode().split(" ", 1)[1]
+            counts[index] += 1
+            if time.perf_counter() >= deadline:
+                return
+
+    started = time.perf_counter()
+    threads = [threading.Thread(target=client, args=(i,)) for i in range(HTTP_CLIENTS)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    return sum(counts) / (time.perf_counter() - started), statuses[0]
+
+
+def _gunicorn() -> tuple[subprocess.Popen, int]:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    env = {**os.environ, "DJANGO_SETTINGS_MODULE": "bench.settings", "ALLOWED_HOSTS": "127.0.0.1", "ARAGORA_TLS": "0"}
+    server = subprocess.Popen(
+        [sys.executable, "-m", "gunicorn", "aragora_site.wsgi", "--bind", f"127.0.0.1:{port}", "--workers", "2"],
+        cwd=ROOT,
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    deadline = time.time() + 120
+    while time.time() < deadline:  # a deadline with retries: a busy machine starts gunicorn slowly
+        try:
+            with socket.create_connection(("127.0.0.1", port), timeout=30) as sock:
+                sock.sendall(b"GET /ping/public HTTP/1.0\r\nHost: 127.0.0.1\r\n\r\n")
+                if sock.recv(64).split(b" ", 2)[1:2] == [b"200"]:
+                    return server, port
+        except OSError:
+            time.sleep(0.25)
+    server.kill()
+    raise RuntimeError("gunicorn did not start within 120 s")
+
+
+def _report(title: str, scenarios: list, results: list[tuple[float, str]]) -> None:
+    print(title)
+    print(f"{'scenario':<24}{'req/s':>10}{'vs baseline':>14}{'overhead':>10}  status")
+    baseline = results[0][0]
+    for (name, _url, _headers), (rps, status) in zip(scenarios, results, strict=True):
+        ratio = rps / baseline
+        print(f"{name:<24}{rps:>10.0f}{ratio:>13.2f}x{(1 - ratio) * 100:>9.1f}%  {status}")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--seconds", type=float, default=3.0, help="time per scenario (10 alternating slices)")
     parser.add_argument("--quick", action="store_true", help="0.5 s per scenario")
+    parser.add_argument("--http", action="store_true", help="also over HTTP, to gunicorn with 2 workers")
     args = parser.parse_args()
     seconds = 0.5 if args.quick else args.seconds
 
     call_command("migrate", verbosity=0)
-    settings.ROOT_URLCONF = "bench.bench_auth"
+    settings.ROOT_URLCONF = "bench.ping_urls"
     from django.core.wsgi import get_wsgi_application
 
     from accounts import tokens
@@ -131,12 +181,21 @@ def main() -> None:
         ("API key (X-API-Key)", "/ping/auth", {"X-API-Key": api_key}),
     ]
     print(f"database: {connection.vendor}; cache: {settings.CACHES['default']['BACKEND'].rsplit('.', 1)[-1]}")
-    print(f"{'scenario':<24}{'req/s':>10}{'vs baseline':>14}{'overhead':>10}  status")
-    results = _interleaved(app, scenarios, seconds, rounds=10)
-    baseline = results[0][0]
-    for (name, _url, _headers), (rps, status) in zip(scenarios, results, strict=True):
-        ratio = rps / baseline
-        print(f"{name:<24}{rps:>10.0f}{ratio:>13.2f}x{(1 - ratio) * 100:>9.1f}%  {status}")
+    _report("in-process (WSGI application, no socket):", scenarios, _interleaved(app, scenarios, seconds, rounds=10))
+    if args.http:
+        server, port = _gunicorn()
+        try:
+            for _name, url, headers in scenarios:  # warm every worker: connections, caches, imports
+                _http_rps(port, url, headers, 1.0)
+            samples: list[list[tuple[float, str]]] = [[] for _ in scenarios]
+            for _ in range(10):
+                for i, (_name, url, headers) in enumerate(scenarios):
+                    samples[i].append(_http_rps(port, url, headers, seconds / 10))
+            results = [(statistics.median(r for r, _ in runs), runs[-1][1]) for runs in samples]
+            _report(f"over HTTP (gunicorn, 2 workers, {HTTP_CLIENTS} clients):", scenarios, results)
+        finally:
+            server.terminate()
+            server.wait(10)
 
     def start_response(*_a, **_k):
         return None
