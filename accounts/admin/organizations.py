@@ -1,13 +1,11 @@
-"""Back office for users, organizations and revoked tokens. No secret is ever displayed; every staff action and
-membership change is recorded in the audit log (accounts.backoffice, billing.services.backoffice)."""
+"""Back office for organizations: members inline, tier and debates changed through reasoned, recorded actions."""
 
 from __future__ import annotations
 
 from typing import Any
 
 from django import forms
-from django.contrib import admin, messages
-from django.contrib.auth.admin import UserAdmin as DjangoUserAdmin
+from django.contrib import admin
 from django.db.models import Count, Q, QuerySet
 from django.http import HttpRequest, HttpResponse
 from django.template.response import TemplateResponse
@@ -17,97 +15,13 @@ from django.utils.http import urlencode
 
 from accounts import backoffice, services
 from accounts.models import (
-    ApiKey,
-    Invitation,
-    IssuedRefreshToken,
     Organization,
-    RevokedToken,
     User,
-    has_live_api_key,
 )
 from aragora_site.admin_actions import ReasonForm, object_action_view, reason_form_page
 from billing.selectors import organization_stripe_records
 from billing.services.backoffice import organization_tier_override
 from billing.tiers import SubscriptionTier
-
-
-class ApiKeyInline(admin.TabularInline):
-    """The user's keys, read-only: public prefix and dates, never the key or its hash."""
-
-    model = ApiKey
-    fields = ["name", "prefix", "created_at", "last_used_at", "expires_at", "revoked_at"]
-    readonly_fields = fields
-    extra = 0
-    can_delete = False
-    show_change_link = True
-
-    def has_add_permission(self, request: Any, obj: Any = None) -> bool:
-        return False
-
-    def has_change_permission(self, request: Any, obj: Any = None) -> bool:
-        return False
-
-
-@admin.register(User)
-class UserAdmin(DjangoUserAdmin):
-    ordering = ["email"]
-    list_display = ["email", "name", "organization", "role", "is_active", "is_staff", "has_api_key", "last_login"]
-    list_filter = ["role", "is_active", "is_staff", "organization__tier"]
-    search_fields = ["email", "name", "organization__name", "api_keys__prefix"]
-    list_select_related = ["organization"]
-    autocomplete_fields = ["organization"]
-    readonly_fields = [
-        "id",
-        "token_generation",
-        "tokens_revoked_at",
-        "last_login",
-        "created_at",
-    ]
-    fieldsets = [
-        (None, {"fields": ["id", "email", "password", "name"]}),
-        ("Organization", {"fields": ["organization", "role"]}),
-        ("Sessions", {"fields": ["token_generation", "tokens_revoked_at", "last_login", "created_at"]}),
-        ("Permissions", {"fields": ["is_active", "is_staff", "is_superuser", "groups", "user_permissions"]}),
-    ]
-    add_fieldsets = [(None, {"classes": ["wide"], "fields": ["email", "name", "password1", "password2"]})]
-    inlines = [ApiKeyInline]
-    actions = ["revoke_all_tokens", "revoke_api_keys", "deactivate_users"]
-
-    def get_queryset(self, request: Any) -> QuerySet[User]:
-        return super().get_queryset(request).annotate(_has_live_api_key=has_live_api_key())
-
-    @admin.display(boolean=True, description="API key")
-    def has_api_key(self, obj: User) -> bool:
-        return obj.has_api_key
-
-    @admin.action(description="Revoke all tokens (sign out everywhere)", permissions=["change"])
-    def revoke_all_tokens(self, request: Any, queryset: QuerySet[User]) -> None:
-        users = list(queryset.select_related("organization"))
-        for user in users:
-            backoffice.user_tokens_revoke(user=user, actor=request.user)
-        self.message_user(request, f"Revoked all tokens of {len(users)} user(s).", messages.SUCCESS)
-
-    @admin.action(description="Revoke API keys", permissions=["change"])
-    def revoke_api_keys(self, request: Any, queryset: QuerySet[User]) -> None:
-        users = list(queryset.select_related("organization"))
-        revoked = sum(backoffice.user_api_keys_revoke(user=user, actor=request.user) for user in users)
-        self.message_user(request, f"Revoked {revoked} API key(s) of {len(users)} user(s).", messages.SUCCESS)
-
-    @admin.action(description="Deactivate (ends sessions and API keys)", permissions=["change"])
-    def deactivate_users(self, request: Any, queryset: QuerySet[User]) -> None:
-        users = list(queryset.select_related("organization"))
-        for user in users:
-            backoffice.user_deactivate(user=user, actor=request.user)
-        self.message_user(request, f"Deactivated {len(users)} user(s).", messages.SUCCESS)
-
-    def save_model(self, request: Any, obj: User, form: Any, change: bool) -> None:
-        before = backoffice.members_snapshot(user_ids=[obj.pk]).get(obj.pk) if change else None
-        super().save_model(request, obj, form, change)
-        if before is None:
-            return
-        if before["is_active"] and not obj.is_active:
-            services.user_deactivate(user=obj, reason=f"admin:{request.user}")
-        backoffice.member_changes_record(user=obj, before=before, actor=request.user)
 
 
 class MemberInline(admin.TabularInline):
@@ -279,100 +193,3 @@ class OrganizationAdmin(admin.ModelAdmin):
             if before[user.pk]["is_active"] and not user.is_active:
                 services.user_deactivate(user=user, reason=f"admin:{request.user}")
             backoffice.member_changes_record(user=user, before=before[user.pk], actor=request.user)
-
-
-@admin.register(RevokedToken)
-class RevokedTokenAdmin(admin.ModelAdmin):
-    list_display = ["jti", "user", "token_type", "reason", "revoked_at", "expires_at"]
-    list_filter = ["token_type", "reason"]
-    search_fields = ["jti", "user__email", "reason"]
-    list_select_related = ["user"]
-    date_hierarchy = "revoked_at"
-
-    def has_change_permission(self, request: Any, obj: Any = None) -> bool:
-        return False
-
-    def has_add_permission(self, request: Any) -> bool:
-        return False
-
-
-@admin.register(IssuedRefreshToken)
-class IssuedRefreshTokenAdmin(admin.ModelAdmin):
-    list_display = ["jti", "user", "family", "created_at", "expires_at", "used_at"]
-    search_fields = ["jti", "user__email", "family"]
-    list_select_related = ["user"]
-
-    def has_change_permission(self, request: Any, obj: Any = None) -> bool:
-        return False
-
-    def has_add_permission(self, request: Any) -> bool:
-        return False
-
-
-@admin.register(ApiKey)
-class ApiKeyAdmin(admin.ModelAdmin):
-    """Read-only: keys are created by their owners and shown only to them, once; staff can revoke them."""
-
-    list_display = ["name", "prefix", "user", "created_at", "last_used_at", "expires_at", "revoked_at", "is_live"]
-    list_filter = [("revoked_at", admin.EmptyFieldListFilter), ("expires_at", admin.EmptyFieldListFilter)]
-    search_fields = ["prefix", "user__email", "name"]
-    list_select_related = ["user"]
-    fields = ["id", "user", "name", "prefix", "created_at", "last_used_at", "expires_at", "revoked_at"]
-    readonly_fields = fields
-    actions = ["revoke"]
-
-    @admin.display(boolean=True, description="Live")
-    def is_live(self, obj: ApiKey) -> bool:
-        return obj.is_live
-
-    @admin.action(description="Revoke (the keys stop working at once)")
-    def revoke(self, request: Any, queryset: QuerySet[ApiKey]) -> None:
-        count = backoffice.api_keys_revoke(keys=queryset, actor=request.user)
-        self.message_user(request, f"Revoked {count} API key(s).", messages.SUCCESS)
-
-    def has_add_permission(self, request: Any) -> bool:
-        return False
-
-    def has_change_permission(self, request: Any, obj: Any = None) -> bool:
-        return False
-
-    def has_delete_permission(self, request: Any, obj: Any = None) -> bool:
-        return False  # revoked keys stay on record
-
-
-@admin.register(Invitation)
-class InvitationAdmin(admin.ModelAdmin):
-    """Read-only: invitations are made and revoked by organization admins through the API."""
-
-    list_display = ["email", "organization", "role", "status", "invited_by", "created_at", "expires_at"]
-    list_filter = ["role", ("accepted_at", admin.EmptyFieldListFilter), ("revoked_at", admin.EmptyFieldListFilter)]
-    search_fields = ["email", "organization__name", "invited_by__email"]
-    list_select_related = ["organization", "invited_by"]
-    readonly_fields = [
-        "id",
-        "organization",
-        "email",
-        "role",
-        "invited_by",
-        "created_at",
-        "expires_at",
-        "accepted_at",
-        "accepted_user",
-        "revoked_at",
-        "email_sent_at",
-        "email_error",
-    ]
-    fields = readonly_fields
-
-    @admin.display(description="Status")
-    def status(self, obj: Invitation) -> str:
-        return obj.status
-
-    def has_add_permission(self, request: Any) -> bool:
-        return False
-
-    def has_change_permission(self, request: Any, obj: Any = None) -> bool:
-        return False
-
-    def has_delete_permission(self, request: Any, obj: Any = None) -> bool:
-        return False
