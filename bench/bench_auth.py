@@ -30,6 +30,13 @@ os.environ.setdefault("SECRET_KEY", "bench-secret-key-" + "x" * 40)
 os.environ.setdefault("ARAGORA_JWT_SECRET", "bench-jwt-secret-that-is-long-enough-0123456789")
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "aragora_site.settings")
 os.environ.setdefault("LOG_LEVEL", "WARNING")
+if os.environ.get("DATABASE_URL", "").startswith("postgres"):  # a database of its own, created afresh
+    import psycopg
+
+    _server, _name = os.environ["DATABASE_URL"].rsplit("/", 1)
+    with psycopg.connect(f"{_server}/postgres", autocommit=True) as _admin:
+        _admin.execute(f'DROP DATABASE IF EXISTS "{_name}" WITH (FORCE)')
+        _admin.execute(f'CREATE DATABASE "{_name}"')
 
 import django  # noqa: E402
 
