@@ -1,7 +1,9 @@
 """Usage-metering benchmark, in one run per back end (SQLite by default, PostgreSQL with --postgres):
 
 1. in-process `UsageTracker.record_event` events/s (one transaction per event), against raw `sqlite3` INSERT +
-   COMMIT of the same rows one per transaction (the physical floor), as a ratio;
+   COMMIT of the same rows one per transaction (the physical floor), as a ratio; and the statements that
+   record_event sends (captured with their values) replayed by bare `sqlite3`, to split its time between the
+   database and Python;
 2. `UsageTracker.record_events` (batches of 1000) events/s, against a raw `sqlite3` `executemany` of the same
    rows into the same `usage_events` table, as a ratio;
 2b. batch ingest with the cost dimensions (cache reads and writes, reasoning, long-context models) and with
@@ -234,6 +236,55 @@ def bench_raw_single(count: int) -> float:
     return count / elapsed
 
 
+def bench_statement_floor(count: int) -> float:
+    """The statements record_event sends, replayed through bare sqlite3: what they cost with no Python around them.
+
+    record_event runs `count` events with sqlite3's trace callback on (which hands over each statement with its
+    values), on a database copied just before; each event's transaction is then replayed, statement for
+    statement, on the copy.
+    """
+    from django.db import connection
+
+    org, users = _org("floor")
+    connection.ensure_connection()
+    copy_path = os.path.join(DATA_DIR, "floor.sqlite3")
+    with sqlite3.connect(copy_path) as copy:
+        connection.connection.backup(copy)
+    tracker, rng = UsageTracker(), random.Random(8)
+    events = [_event(org, users, rng) for _ in range(count)]
+    statements: list[str] = []
+    connection.connection.set_trace_callback(statements.append)
+    try:
+        for e in events:
+            tracker.record_event(
+                org.id, e["user_id"], e["event_type"], e["provider"], e["model"], e["tokens_in"], e["tokens_out"]
+            )
+    finally:
+        connection.connection.set_trace_callback(None)
+    transactions, current = [], None
+    for sql in statements:
+        if sql.startswith("BEGIN"):
+            current = [sql]
+        elif current is not None:
+            current.append(sql)
+            if sql == "COMMIT":
+                transactions.append(current)
+                current = None
+    assert len(transactions) == count, f"expected one transaction per event, saw {len(transactions)}"
+    db = sqlite3.connect(copy_path, isolation_level=None)
+    db.execute("PRAGMA journal_mode=WAL")
+    db.execute("PRAGMA synchronous=NORMAL")
+    started = time.perf_counter()
+    for transaction_sql in transactions:
+        for sql in transaction_sql:
+            db.execute(sql)
+    elapsed = time.perf_counter() - started
+    db.close()
+    per_event = sum(len(t) for t in transactions) / count
+    print(f"  (record_event's statements per event, BEGIN and COMMIT included: {per_event:.1f})")
+    return count / elapsed
+
+
 def bench_raw_executemany(batches: int) -> float:
     org, users = _org("raw")
     rng = random.Random(2)
@@ -390,6 +441,10 @@ def main() -> None:
         raw_single = bench_raw_single(single)
         print(f"raw sqlite3 INSERT + COMMIT per event, same rows:    {raw_single:,.0f} events/s")
         print(f"  record_event / raw = {rate_single / raw_single:.1%}  [target >= 25%]")
+        floor = bench_statement_floor(single)
+        print(f"record_event's own statements replayed by bare sqlite3: {floor:,.0f} events/s")
+        print(f"  record_event / its statements = {rate_single / floor:.1%} (the rest is Python)")
+        print(f"  its statements / raw = {floor / raw_single:.1%} (the most record_event / raw could reach)")
     rate_batch = bench_record_events(batches)
     print(f"record_events (batches of {BATCH}, {batches} batches):    {rate_batch:,.0f} events/s")
     if not args.postgres:
