@@ -228,6 +228,11 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_DIST": "SIDECAR",
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
+    "ENUM_NAME_OVERRIDES": {
+        "Tier": "billing.tiers.SubscriptionTier",
+        "PaidTier": "billing.tiers.PAID_TIERS",
+        "Role": "accounts.models.Role",
+    },
 }
 
 # ------------------------------------------------------------------------------
