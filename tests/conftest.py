@@ -80,3 +80,13 @@ def admin_client_api(org_admin):
 @pytest.fixture
 def member_client(member):
     return client_for(member)
+
+
+@pytest.fixture(scope="session")
+def live_api(fake_stripe_server, tmp_path_factory):
+    """The service under gunicorn (two workers, DEBUG off) on a database of its own, billing against the Stripe
+    stand-in; shared by the tests that need real HTTP. Its base URL."""
+    from tests.servers import api_server
+
+    with api_server(tmp_path_factory.mktemp("live-api"), stripe_url=fake_stripe_server.url) as base:
+        yield base
