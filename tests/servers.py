@@ -84,7 +84,9 @@ def _drop_database(name: str) -> None:
 
 
 @contextmanager
-def api_server(data_dir: Path, *, stripe_url: str, workers: int = 2) -> Iterator[str]:
+def api_server(
+    data_dir: Path, *, stripe_url: str, workers: int = 2, extra_env: dict[str, str] | None = None
+) -> Iterator[str]:
     """Run the service under gunicorn on a free port, on a fresh database, with Stripe at `stripe_url`; yield
     its base URL. DEBUG is off, as in production; the Redis cache is used when REDIS_URL is set."""
     database_url, pg_name = _fresh_database_url(data_dir)
@@ -104,6 +106,7 @@ def api_server(data_dir: Path, *, stripe_url: str, workers: int = 2) -> Iterator
         LOG_LEVEL="CRITICAL",
         **STRIPE_TEST_PRICES,
     )
+    env.update(extra_env or {})
     proc = None
     try:
         subprocess.run(
