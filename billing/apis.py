@@ -130,6 +130,7 @@ class CheckoutApi(APIView):
                 },
             ),
             400: ERROR,
+            402: ERROR,
             403: ERROR,
             409: ERROR,
             502: ERROR,
@@ -168,7 +169,7 @@ class SubscriptionCancelApi(APIView):
         summary="Cancel the subscription at the end of the period (default) or at once (organization admins)",
         parameters=[IDEMPOTENCY_HEADER],
         request=InputSerializer,
-        responses={200: PENDING_CHANGE, 400: ERROR, 403: ERROR, 409: ERROR, 502: ERROR, 503: ERROR},
+        responses={200: PENDING_CHANGE, 400: ERROR, 402: ERROR, 403: ERROR, 409: ERROR, 502: ERROR, 503: ERROR},
     )
     def post(self, request: Request) -> Response:
         data = self.InputSerializer(data=request.data)
@@ -190,7 +191,7 @@ class SubscriptionChangeApi(APIView):
         summary="Move the subscription to another paid tier, prorated (organization admins)",
         parameters=[IDEMPOTENCY_HEADER],
         request=InputSerializer,
-        responses={200: PENDING_CHANGE, 400: ERROR, 403: ERROR, 409: ERROR, 502: ERROR, 503: ERROR},
+        responses={200: PENDING_CHANGE, 400: ERROR, 402: ERROR, 403: ERROR, 409: ERROR, 502: ERROR, 503: ERROR},
     )
     def post(self, request: Request) -> Response:
         data = self.InputSerializer(data=request.data)
@@ -215,6 +216,7 @@ class PortalApi(APIView):
         responses={
             200: inline_serializer("PortalSession", fields={"url": serializers.URLField()}),
             400: ERROR,
+            402: ERROR,
             403: ERROR,
             409: ERROR,
             502: ERROR,
