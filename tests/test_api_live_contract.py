@@ -1,8 +1,9 @@
 """The live contract run: schemathesis (its CLI, as a user would run it) against gunicorn, from the served schema.
 
-Every phase (examples, coverage, fuzzing, stateful), checked for server errors and for status-code, content-type
-and response-schema conformance; once with a bearer token, once with an API key, once without credentials.
-Credentials an operation revokes are renewed (tests/contract_hooks.py). Any failure fails the test.
+Every phase (examples, coverage, fuzzing, stateful), checked for server errors, for status-code, content-type and
+response-schema conformance, and that what the schema forbids is refused (`negative_data_rejection`); once with a
+bearer token, once with an API key, once without credentials. Credentials an operation revokes are renewed
+(tests/contract_hooks.py), and each run must start by minting them. Any failure fails the test.
 
 Bounded: a fixed number of examples per operation and a deadline per run. ARAGORA_CONTRACT_TESTS=0 skips it
 (CI runs it in one of its passes only).
@@ -20,7 +21,15 @@ import pytest
 from tests.servers import STRIPE_TEST_WEBHOOK_SECRET
 
 ROOT = Path(__file__).resolve().parent.parent
-CHECKS = "not_a_server_error,status_code_conformance,content_type_conformance,response_schema_conformance"
+CHECKS = ",".join(
+    [
+        "not_a_server_error",
+        "status_code_conformance",
+        "content_type_conformance",
+        "response_schema_conformance",
+        "negative_data_rejection",
+    ]
+)
 EXAMPLES = {"bearer": 6, "api_key": 4, "none": 2}
 
 pytestmark = pytest.mark.skipif(

@@ -36,7 +36,7 @@ def _retry_after(exc: stripe.StripeError) -> int:
 def _refusal(exc: stripe.StripeError) -> ServiceError:
     """Return the API error for a Stripe failure, by cause: the client's doing (4xx), Stripe's (502, 503)."""
     message = exc.user_message or "Stripe refused the request."
-    if isinstance(exc, stripe.IdempotencyError):
+    if isinstance(exc, stripe.IdempotencyError) or exc.http_status == 409:  # 409: the key is still in use
         return ServiceError(message, code="idempotency_conflict", status=409)
     if isinstance(exc, stripe.CardError):
         return ServiceError(message, code="card_declined", status=402)
