@@ -316,3 +316,37 @@ def test_openapi_schema_documents_the_billing_endpoints(api):
         "/api/billing/webhook",
     ]:
         assert path in paths, path
+
+
+@pytest.mark.parametrize(
+    ("path", "first", "second", "stripe_path"),
+    [
+        (
+            "/api/billing/subscription/cancel",
+            {"at_period_end": True},
+            {"at_period_end": False},
+            r"/v1/subscriptions/.+",
+        ),
+        ("/api/billing/subscription/change", {"tier": "enterprise"}, {"tier": "starter"}, r"/v1/subscriptions/.+"),
+        (
+            "/api/billing/portal",
+            {"return_url": "https://app.example.com/a"},
+            {"return_url": "https://app.example.com/b"},
+            "/v1/billing_portal/sessions",
+        ),
+    ],
+)
+def test_every_keyed_operation_refuses_its_key_with_other_parameters_before_stripe(
+    fake_stripe, path, first, second, stripe_path
+):
+    s = subscribed_organization(fake_stripe, tier="professional")
+    client = client_for(s.admin)
+    assert client.post(path, first, format="json", HTTP_IDEMPOTENCY_KEY="op-1").status_code == 200
+    calls = len(fake_stripe.requests_to("POST", stripe_path) + fake_stripe.requests_to("DELETE", stripe_path))
+    again = client.post(path, first, format="json", HTTP_IDEMPOTENCY_KEY="op-1")
+    assert again.status_code == 200
+    conflict = client.post(path, second, format="json", HTTP_IDEMPOTENCY_KEY="op-1")
+    assert conflict.status_code == 409 and conflict.json()["code"] == "idempotency_conflict"
+    after = len(fake_stripe.requests_to("POST", stripe_path) + fake_stripe.requests_to("DELETE", stripe_path))
+    assert after == calls + 1, "the replay reaches Stripe (which answers it from its key), the conflict does not"
+    assert IdempotencyRecord.objects.filter(organization=s.org, key="op-1").count() == 1
