@@ -120,8 +120,8 @@ def test_enums_minimums_and_strict_bodies_are_in_the_schema(served):
     }
 
 
-@pytest.mark.parametrize(("page", "loader"), [("/api/docs/", "/api/docs/?script="), ("/api/redoc/", "/api/redoc/")])
-def test_swagger_ui_and_redoc_load_the_schema_with_its_examples(page, loader, served):
+@pytest.mark.parametrize(("url", "loader"), [("/api/docs/", "/api/docs/?script="), ("/api/redoc/", "/api/redoc/")])
+def test_swagger_ui_and_redoc_load_the_schema_with_its_examples(url, loader, served):
     client = APIClient()
-    assert client.get(page).status_code == 200
+    assert client.get(url).status_code == 200
     assert b"/api/schema/" in client.get(loader).content
