@@ -6,8 +6,9 @@ from typing import Any
 
 from rest_framework import serializers
 
-from accounts.models import User
+from accounts.models import Role, User
 from billing.serializers import TierLimitsSerializer
+from billing.tiers import SubscriptionTier
 
 
 class TokenPairSerializer(serializers.Serializer):
@@ -22,7 +23,7 @@ class UserSerializer(serializers.Serializer):
     email = serializers.EmailField()
     name = serializers.CharField()
     org_id = serializers.UUIDField(source="organization_id", allow_null=True)
-    role = serializers.CharField()
+    role = serializers.ChoiceField(choices=Role.choices)
     is_active = serializers.BooleanField()
     has_api_key = serializers.BooleanField(help_text="The user has a live API key (of any name).")
     created_at = serializers.DateTimeField()
@@ -58,8 +59,10 @@ class OrganizationSerializer(serializers.Serializer):
     id = serializers.UUIDField()
     name = serializers.CharField()
     slug = serializers.CharField()
-    tier = serializers.CharField(
-        source="effective_tier", help_text="The tier in force (free once a grace period ran out)."
+    tier = serializers.ChoiceField(
+        choices=SubscriptionTier.choices,
+        source="effective_tier",
+        help_text="The tier in force (free once a grace period ran out).",
     )
     owner_id = serializers.UUIDField(allow_null=True)
     limits = TierLimitsSerializer()
@@ -103,7 +106,7 @@ class InvitationSerializer(serializers.Serializer):
 
     id = serializers.UUIDField()
     email = serializers.EmailField()
-    role = serializers.CharField()
+    role = serializers.ChoiceField(choices=Role.choices)
     status = serializers.ChoiceField(choices=["pending", "accepted", "revoked", "expired"])
     invited_by = InviterSerializer(allow_null=True)
     created_at = serializers.DateTimeField()

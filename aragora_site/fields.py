@@ -1,5 +1,7 @@
 """Serializer fields that refuse wrong JSON types instead of coercing them, and bodies that refuse unknown keys."""
 
+import re
+from decimal import Decimal
 from typing import Any
 
 from django.core.validators import URLValidator
@@ -8,6 +10,9 @@ from rest_framework import serializers
 from rest_framework.exceptions import ValidationError
 
 MAX_SAFE_INTEGER = 2**53 - 1  # the largest integer every JSON parser reads exactly
+# RFC 3339 date-time: seconds and an offset (or Z) are required; no bare dates, no local times.
+RFC3339_DATETIME = re.compile(r"\d{4}-\d{2}-\d{2}[Tt]\d{2}:\d{2}:\d{2}(\.\d{1,9})?([Zz]|[+-]\d{2}:\d{2})")
+DATETIME_HINT = "Must be an RFC 3339 date-time with a time zone, e.g. 2026-12-01T09:30:00Z."
 CREDENTIAL_FIELDS = ("org_id", "organization", "organization_id")
 
 
@@ -57,12 +62,43 @@ class StrictUUIDField(serializers.UUIDField):
 
 
 class StrictDateTimeField(serializers.DateTimeField):
-    """An ISO 8601 date-time given as a JSON string."""
+    """An RFC 3339 date-time with a time zone, given as a JSON string (the OpenAPI `date-time` format)."""
+
+    default_error_messages = {**serializers.DateTimeField.default_error_messages, "invalid": DATETIME_HINT}
 
     def to_internal_value(self, value: Any) -> Any:
-        if not isinstance(value, str):
-            self.fail("invalid", format="ISO 8601 string")
+        if not isinstance(value, str) or not RFC3339_DATETIME.fullmatch(value):
+            self.fail("invalid")
         return super().to_internal_value(value)
+
+
+# Amounts from 0.01 to 1,000,000,000 with at most two decimals, written plainly: no sign, exponent or spaces.
+MONEY_PATTERN = r"^(?:[1-9]\d{0,8}(?:\.\d{1,2})?|0\.(?:0[1-9]|[1-9]\d?)|1000000000(?:\.00?)?)$"
+
+
+@extend_schema_field(
+    {
+        "type": "string",
+        "format": "decimal",
+        "pattern": MONEY_PATTERN,
+        "description": "USD from 0.01 to 1000000000, at most two decimals.",
+        "example": "250.00",
+    }
+)
+class StrictMoneyField(serializers.Field):
+    """A positive USD amount as a JSON string ("250.00"); "", "  ", "1e3", "-5" and JSON numbers are refused."""
+
+    default_error_messages = {
+        "invalid": 'Must be a string with an amount in USD from 0.01 to 1000000000, at most two decimals ("250.00").'
+    }
+
+    def to_internal_value(self, data: Any) -> Decimal:
+        if not isinstance(data, str) or not re.fullmatch(MONEY_PATTERN, data):
+            self.fail("invalid")
+        return Decimal(data).quantize(Decimal("0.01"))
+
+    def to_representation(self, value: Decimal) -> str:
+        return f"{value:.2f}"
 
 
 class StrictURLField(StrictCharField):

@@ -3,8 +3,30 @@
 from typing import Any
 
 from drf_spectacular.openapi import AutoSchema as SpectacularAutoSchema
+from drf_spectacular.utils import OpenApiParameter
 from rest_framework import serializers
 from rest_framework.permissions import AllowAny
+
+from aragora_site.fields import NoUnknownFieldsMixin
+
+IDEMPOTENCY_KEY_MAX_LENGTH = 200
+IDEMPOTENCY_HEADER = OpenApiParameter(
+    "Idempotency-Key",
+    type={
+        "type": "string",
+        "minLength": 1,
+        "maxLength": IDEMPOTENCY_KEY_MAX_LENGTH,
+        "pattern": r"^[!-~](?:[ -~]*[!-~])?$",
+    },
+    location=OpenApiParameter.HEADER,
+    required=False,
+    description=(
+        f"Optional, 1-{IDEMPOTENCY_KEY_MAX_LENGTH} printable ASCII characters (no leading or trailing space). "
+        "Repeating a request with the same key and the same parameters repeats no change at Stripe and answers "
+        "the same; the same key with any other parameter (or for another operation) is refused with 409 "
+        "`idempotency_conflict` before Stripe is called. Keys are per organization."
+    ),
+)
 
 
 class ErrorSerializer(serializers.Serializer):
@@ -19,6 +41,13 @@ ERROR = ErrorSerializer  # what every view declares for its error statuses
 
 
 class AutoSchema(SpectacularAutoSchema):
+    def _map_serializer(self, serializer: Any, direction: str, bypass_extensions: bool = False) -> dict:
+        """Bodies that refuse unknown keys say so: `additionalProperties: false`."""
+        schema = super()._map_serializer(serializer, direction, bypass_extensions)
+        if direction == "request" and isinstance(serializer, NoUnknownFieldsMixin):
+            schema["additionalProperties"] = False
+        return schema
+
     def get_serializer_name(self, serializer: Any, direction: str) -> str:
         """Name nested serializers after their view (`LoginApi.InputSerializer` -> `LoginApiInput`), so the
         one-InputSerializer-per-view convention does not produce colliding component names."""

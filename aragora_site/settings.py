@@ -228,6 +228,15 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_DIST": "SIDECAR",
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
+    "POSTPROCESSING_HOOKS": [
+        "drf_spectacular.hooks.postprocess_schema_enums",
+        "aragora_site.api_examples.schema_examples",
+    ],
+    "ENUM_NAME_OVERRIDES": {
+        "Tier": "billing.tiers.SubscriptionTier",
+        "PaidTier": "billing.tiers.PAID_TIERS",
+        "Role": "accounts.models.Role",
+    },
 }
 
 # ------------------------------------------------------------------------------

@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import logging
+import re
 from typing import Any
 
-from drf_spectacular.utils import OpenApiParameter, extend_schema, inline_serializer
+from drf_spectacular.utils import OpenApiParameter, extend_schema, extend_schema_field, inline_serializer
 from rest_framework import serializers, status
 from rest_framework.permissions import AllowAny, IsAuthenticated
 from rest_framework.request import Request
@@ -18,27 +19,34 @@ from accounts.selectors import organization_for_caller
 from aragora_site.errors import ServiceError
 from aragora_site.fields import StrictBooleanField, StrictCharField, StrictURLField
 from aragora_site.http import client_ip
-from aragora_site.schema import ERROR
+from aragora_site.schema import ERROR, IDEMPOTENCY_HEADER, IDEMPOTENCY_KEY_MAX_LENGTH
 from billing import selectors, stripe_client, webhooks
 from billing.serializers import TierLimitsSerializer
 from billing.services import self_service
+from billing.tiers import PAID_TIERS, SubscriptionTier
 
 logger = logging.getLogger("aragora.billing.api")
 
-IDEMPOTENCY_HEADER = OpenApiParameter(
-    "Idempotency-Key",
-    location=OpenApiParameter.HEADER,
-    required=False,
-    description="Optional. Repeating a request with the same key repeats no change at Stripe.",
-)
+TIERS = SubscriptionTier.choices
+
+
+@extend_schema_field({"type": "string", "enum": PAID_TIERS})
+class PaidTierField(StrictCharField):
+    """A paid tier's name; anything else is refused by the service with 400 `invalid_tier`."""
+
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(max_length=32, **kwargs)
 
 
 def _client_key(request: Request) -> str | None:
     key = request.headers.get("Idempotency-Key")
     if key is None:
         return None
-    if not 1 <= len(key) <= 200 or not key.isascii() or not key.isprintable():
-        raise ServiceError("Idempotency-Key must be 1-200 printable ASCII characters.", code="invalid_idempotency_key")
+    if not re.fullmatch(IDEMPOTENCY_HEADER.type["pattern"], key) or len(key) > IDEMPOTENCY_KEY_MAX_LENGTH:
+        raise ServiceError(
+            f"Idempotency-Key must be 1-{IDEMPOTENCY_KEY_MAX_LENGTH} printable ASCII characters.",
+            code="invalid_idempotency_key",
+        )
     return key
 
 
@@ -47,14 +55,14 @@ def _organization(request: Request) -> Organization:
 
 
 class PlanSerializer(serializers.Serializer):
-    tier = serializers.CharField()
+    tier = serializers.ChoiceField(choices=TIERS)
     name = serializers.CharField()
     limits = TierLimitsSerializer()
     purchasable = serializers.BooleanField()
 
 
 class SubscriptionSerializer(serializers.Serializer):
-    tier = serializers.CharField()
+    tier = serializers.ChoiceField(choices=TIERS)
     status = serializers.CharField(allow_null=True)
     has_subscription = serializers.BooleanField()
     current_period_end = serializers.DateTimeField(allow_null=True)
@@ -66,7 +74,7 @@ class SubscriptionSerializer(serializers.Serializer):
 class StripeSubscriptionSerializer(serializers.Serializer):
     id = serializers.CharField()
     status = serializers.CharField()
-    tier = serializers.CharField(allow_null=True)
+    tier = serializers.ChoiceField(choices=TIERS, allow_null=True)
     cancel_at_period_end = serializers.BooleanField()
     current_period_end = serializers.DateTimeField(allow_null=True)
 
@@ -104,7 +112,7 @@ class CheckoutApi(APIView):
     permission_classes = [IsAuthenticated, IsOrganizationAdmin]
 
     class InputSerializer(serializers.Serializer):
-        tier = StrictCharField(max_length=32)
+        tier = PaidTierField()
         success_url = StrictURLField()
         cancel_url = StrictURLField()
 
@@ -122,6 +130,7 @@ class CheckoutApi(APIView):
                 },
             ),
             400: ERROR,
+            402: ERROR,
             403: ERROR,
             409: ERROR,
             502: ERROR,
@@ -160,7 +169,7 @@ class SubscriptionCancelApi(APIView):
         summary="Cancel the subscription at the end of the period (default) or at once (organization admins)",
         parameters=[IDEMPOTENCY_HEADER],
         request=InputSerializer,
-        responses={200: PENDING_CHANGE, 400: ERROR, 403: ERROR, 409: ERROR, 502: ERROR, 503: ERROR},
+        responses={200: PENDING_CHANGE, 400: ERROR, 402: ERROR, 403: ERROR, 409: ERROR, 502: ERROR, 503: ERROR},
     )
     def post(self, request: Request) -> Response:
         data = self.InputSerializer(data=request.data)
@@ -176,13 +185,13 @@ class SubscriptionChangeApi(APIView):
     permission_classes = [IsAuthenticated, IsOrganizationAdmin]
 
     class InputSerializer(serializers.Serializer):
-        tier = StrictCharField(max_length=32)
+        tier = PaidTierField()
 
     @extend_schema(
         summary="Move the subscription to another paid tier, prorated (organization admins)",
         parameters=[IDEMPOTENCY_HEADER],
         request=InputSerializer,
-        responses={200: PENDING_CHANGE, 400: ERROR, 403: ERROR, 409: ERROR, 502: ERROR, 503: ERROR},
+        responses={200: PENDING_CHANGE, 400: ERROR, 402: ERROR, 403: ERROR, 409: ERROR, 502: ERROR, 503: ERROR},
     )
     def post(self, request: Request) -> Response:
         data = self.InputSerializer(data=request.data)
@@ -207,6 +216,7 @@ class PortalApi(APIView):
         responses={
             200: inline_serializer("PortalSession", fields={"url": serializers.URLField()}),
             400: ERROR,
+            402: ERROR,
             403: ERROR,
             409: ERROR,
             502: ERROR,

@@ -12,6 +12,7 @@ from billing.tiers import TIER_LIMITS, SubscriptionTier, TierLimits
 
 __all__ = [
     "TIER_LIMITS",
+    "IdempotencyRecord",
     "Notification",
     "NotificationChannel",
     "NotificationKind",
@@ -49,6 +50,25 @@ class StripeEventReceipt(models.Model):
 
     def __str__(self) -> str:
         return f"{self.type} {self.event_id}"
+
+
+class IdempotencyRecord(models.Model):
+    """A client's Idempotency-Key for a billing operation and the fingerprint of the parameters it was first used
+    with; shared by every worker, so a reuse with other parameters is refused before Stripe is called."""
+
+    organization = models.ForeignKey(
+        "accounts.Organization", on_delete=models.CASCADE, related_name="billing_idempotency_records"
+    )
+    key = models.CharField(max_length=200)
+    operation = models.CharField(max_length=32)
+    fingerprint = models.CharField(max_length=64, help_text="SHA-256 of the operation and all its parameters.")
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["organization", "key"], name="billing_idempotency_unique")]
+
+    def __str__(self) -> str:
+        return f"{self.operation} {self.key}"
 
 
 class NotificationKind(models.TextChoices):

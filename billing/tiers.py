@@ -59,3 +59,6 @@ def tier_in_force(tier: str, grace_until: datetime | None, *, now: datetime | No
     if grace_until is not None and grace_until <= (now or timezone.now()):
         return SubscriptionTier.FREE
     return SubscriptionTier(tier)
+
+
+PAID_TIERS = [tier.value for tier in SubscriptionTier if tier != SubscriptionTier.FREE]

@@ -80,3 +80,22 @@ def admin_client_api(org_admin):
 @pytest.fixture
 def member_client(member):
     return client_for(member)
+
+
+@pytest.fixture(scope="session")
+def live_api(fake_stripe_server, tmp_path_factory):
+    """The service under gunicorn (two workers, DEBUG off) on a database of its own, billing against the Stripe
+    stand-in and sending mail to an SMTP server on loopback; shared by the tests that need real HTTP. Its base URL."""
+    from aiosmtpd.controller import Controller
+
+    from tests.fakes.receivers import _Inbox
+    from tests.servers import api_server, free_port
+
+    smtp = Controller(_Inbox(), hostname="127.0.0.1", port=free_port())
+    smtp.start()
+    mail = {"ARAGORA_SMTP_HOST": "127.0.0.1", "ARAGORA_SMTP_PORT": str(smtp.port), "ARAGORA_SMTP_USE_TLS": "0"}
+    try:
+        with api_server(tmp_path_factory.mktemp("live-api"), stripe_url=fake_stripe_server.url, extra_env=mail) as base:
+            yield base
+    finally:
+        smtp.stop()

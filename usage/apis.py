@@ -30,9 +30,11 @@ from aragora_site.fields import (
     StrictCountField,
     StrictDateTimeField,
     StrictIntegerField,
+    StrictMoneyField,
     StrictUUIDField,
 )
 from aragora_site.schema import ERROR
+from billing.tiers import SubscriptionTier
 from usage import selectors, validation
 from usage.event_json import events_from_json
 from usage.exports import csv_response
@@ -281,7 +283,7 @@ class CostSummaryApi(OrganizationAPIView):
         debates_used = serializers.IntegerField()
         debates_limit = serializers.IntegerField(allow_null=True)
         debates_remaining = serializers.IntegerField(allow_null=True)
-        tier = serializers.CharField()
+        tier = serializers.ChoiceField(choices=SubscriptionTier.choices)
 
     @extend_schema(summary="Spend this period against the budget", responses={200: OutputSerializer})
     def get(self, request: Request) -> Response:
@@ -363,13 +365,7 @@ class CostBreakdownApi(OrganizationAPIView):
 
 class BudgetApi(OrganizationAPIView):
     class InputSerializer(NoUnknownFieldsMixin, serializers.Serializer):
-        monthly_budget_usd = serializers.DecimalField(
-            max_digits=12,
-            decimal_places=2,
-            allow_null=True,
-            min_value=validation.MIN_BUDGET,
-            max_value=validation.MAX_BUDGET,
-        )
+        monthly_budget_usd = StrictMoneyField(allow_null=True, help_text="null removes the budget.")
         alert_thresholds = serializers.ListField(
             child=StrictIntegerField(min_value=1, max_value=validation.MAX_THRESHOLD),
             min_length=1,

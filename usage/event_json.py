@@ -12,19 +12,18 @@ from typing import Any
 from django.conf import settings
 from django.utils.dateparse import parse_datetime
 
-from aragora_site.fields import CREDENTIAL_FIELDS
+from aragora_site.fields import CREDENTIAL_FIELDS, DATETIME_HINT, RFC3339_DATETIME
 from usage.validation import EventInput
 
 FIELDS = frozenset(EventInput.__dataclass_fields__)
 NULLABLE = frozenset({"user_id", "idempotency_key", "occurred_at"})
-DATETIME_HINT = "Must be an ISO 8601 date-time with a time zone, e.g. 2026-12-01T09:30:00Z."
 
 Errors = dict[str, list[str]]
 
 
 def _occurred_at(value: Any) -> datetime | None:
     """Parse an ISO 8601 date-time that names its time zone; None when it is not one."""
-    if not isinstance(value, str) or "T" not in value.upper():
+    if not isinstance(value, str) or not RFC3339_DATETIME.fullmatch(value):
         return None
     try:
         moment = parse_datetime(value)

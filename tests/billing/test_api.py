@@ -6,6 +6,7 @@ import pytest
 from rest_framework.test import APIClient
 
 from accounts.models import Organization
+from billing.models import IdempotencyRecord
 from tests.billing.factories import subscribed_organization
 from tests.conftest import client_for
 from tests.factories import OrganizationFactory, UserFactory
@@ -152,11 +153,16 @@ def test_checkout_is_refused_while_a_subscription_is_live(fake_stripe):
     assert res.status_code == 409 and res.json()["code"] == "subscription_exists"
 
 
-def test_stripe_being_unreachable_is_a_503_not_a_500(fake_stripe, settings):
+def test_stripe_being_unreachable_is_a_502_not_a_500_and_writes_nothing(fake_stripe, settings):
     settings.STRIPE_API_BASE = "http://127.0.0.1:9"
-    admin = OrganizationFactory(admin=True).owner
-    res = client_for(admin).post("/api/billing/checkout", {"tier": "starter", **URLS}, format="json")
-    assert res.status_code == 503 and res.json()["code"] == "stripe_unavailable"
+    org = OrganizationFactory(admin=True)
+    res = client_for(org.owner).post(
+        "/api/billing/checkout", {"tier": "starter", **URLS}, format="json", HTTP_IDEMPOTENCY_KEY="k-down"
+    )
+    assert res.status_code == 502 and res.json()["code"] == "stripe_unavailable"
+    assert not IdempotencyRecord.objects.exists()
+    org.refresh_from_db()
+    assert org.stripe_customer_id == "" and org.tier == "free"
 
 
 @pytest.mark.parametrize(("url", "body"), ADMIN_ENDPOINTS)
@@ -263,12 +269,39 @@ def test_portal_without_a_customer_is_409(fake_stripe):
     assert res.status_code == 409 and res.json()["code"] == "no_customer"
 
 
-def test_stripe_refusing_a_request_is_a_502_with_the_reason(fake_stripe):
+def test_stripe_refusing_a_request_in_the_wrong_state_is_a_400_with_the_reason(fake_stripe):
     s = subscribed_organization(fake_stripe)
     fake_stripe.handle("DELETE", f"/v1/subscriptions/{s.subscription['id']}", {}, {})
-    res = client_for(s.admin).post("/api/billing/subscription/cancel", {}, format="json")
-    assert res.status_code == 502 and res.json()["code"] == "stripe_error"
+    res = client_for(s.admin).post(
+        "/api/billing/subscription/cancel", {}, format="json", HTTP_IDEMPOTENCY_KEY="cancel-1"
+    )
+    assert res.status_code == 400 and res.json()["code"] == "stripe_invalid_request"
+    assert "canceled subscription" in res.json()["detail"]
     assert Organization.objects.get(pk=s.org.pk).tier == "professional"
+    assert not IdempotencyRecord.objects.exists()
+
+
+@pytest.mark.parametrize(
+    ("stripe_status", "status", "code"),
+    [
+        (402, 402, "card_declined"),
+        (404, 409, "stripe_resource_missing"),
+        (401, 502, "stripe_error"),
+        (500, 502, "stripe_error"),
+        (429, 503, "stripe_rate_limited"),
+    ],
+)
+def test_stripe_errors_are_answered_by_cause_and_write_nothing(fake_stripe, stripe_status, status, code):
+    org = OrganizationFactory(admin=True)
+    for _ in range(3):  # the Stripe library retries a 5xx twice
+        fake_stripe.fail_next("POST", "/v1/checkout/sessions", stripe_status)
+    res = client_for(org.owner).post(
+        "/api/billing/checkout", {"tier": "starter", **URLS}, format="json", HTTP_IDEMPOTENCY_KEY="k-refused"
+    )
+    assert res.status_code == status and res.json()["code"] == code
+    assert (res.headers.get("Retry-After") is not None) == (status == 503)
+    org.refresh_from_db()
+    assert org.stripe_customer_id == "" and not IdempotencyRecord.objects.exists()
 
 
 def test_openapi_schema_documents_the_billing_endpoints(api):
@@ -283,3 +316,37 @@ def test_openapi_schema_documents_the_billing_endpoints(api):
         "/api/billing/webhook",
     ]:
         assert path in paths, path
+
+
+@pytest.mark.parametrize(
+    ("path", "first", "second", "stripe_path"),
+    [
+        (
+            "/api/billing/subscription/cancel",
+            {"at_period_end": True},
+            {"at_period_end": False},
+            r"/v1/subscriptions/.+",
+        ),
+        ("/api/billing/subscription/change", {"tier": "enterprise"}, {"tier": "starter"}, r"/v1/subscriptions/.+"),
+        (
+            "/api/billing/portal",
+            {"return_url": "https://app.example.com/a"},
+            {"return_url": "https://app.example.com/b"},
+            "/v1/billing_portal/sessions",
+        ),
+    ],
+)
+def test_every_keyed_operation_refuses_its_key_with_other_parameters_before_stripe(
+    fake_stripe, path, first, second, stripe_path
+):
+    s = subscribed_organization(fake_stripe, tier="professional")
+    client = client_for(s.admin)
+    assert client.post(path, first, format="json", HTTP_IDEMPOTENCY_KEY="op-1").status_code == 200
+    calls = len(fake_stripe.requests_to("POST", stripe_path) + fake_stripe.requests_to("DELETE", stripe_path))
+    again = client.post(path, first, format="json", HTTP_IDEMPOTENCY_KEY="op-1")
+    assert again.status_code == 200
+    conflict = client.post(path, second, format="json", HTTP_IDEMPOTENCY_KEY="op-1")
+    assert conflict.status_code == 409 and conflict.json()["code"] == "idempotency_conflict"
+    after = len(fake_stripe.requests_to("POST", stripe_path) + fake_stripe.requests_to("DELETE", stripe_path))
+    assert after == calls + 1, "the replay reaches Stripe (which answers it from its key), the conflict does not"
+    assert IdempotencyRecord.objects.filter(organization=s.org, key="op-1").count() == 1
