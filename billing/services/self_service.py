@@ -10,6 +10,7 @@ import hashlib
 import json
 from collections.abc import Iterator
 from contextlib import contextmanager
+from datetime import datetime, timedelta
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -100,6 +101,16 @@ def idempotency_claim(
         if created:
             IdempotencyRecord.objects.filter(pk=record.pk).delete()
         raise
+
+
+IDEMPOTENCY_KEY_DAYS = 7  # Stripe keeps a key for 24 hours; a client's retry comes long before a week
+
+
+def idempotency_records_prune(*, now: datetime | None = None, days: int = IDEMPOTENCY_KEY_DAYS) -> int:
+    """Delete Idempotency-Key records older than `days`; return how many. After that a key counts as new."""
+    cutoff = (now or timezone.now()) - timedelta(days=days)
+    deleted, _ = IdempotencyRecord.objects.filter(created_at__lt=cutoff).delete()
+    return deleted
 
 
 def _redirects_check(*urls: str) -> None:

@@ -167,3 +167,35 @@ def test_the_single_step_djstripe_test_schema_matches_djstripes_models():
         timeout=120,
     )
     assert res.returncode == 0, res.stdout + res.stderr
+
+
+def test_the_prune_command_forgets_idempotency_keys_older_than_a_week_and_keeps_newer_ones():
+    from billing.models import IdempotencyRecord
+    from tests.factories import OrganizationFactory
+
+    org = OrganizationFactory()
+    old = IdempotencyRecord.objects.create(
+        organization=org,
+        key="old",
+        operation="checkout",
+        fingerprint="a" * 64,
+        created_at=timezone.now() - timedelta(days=8),
+    )
+    recent = IdempotencyRecord.objects.create(
+        organization=org,
+        key="recent",
+        operation="checkout",
+        fingerprint="b" * 64,
+        created_at=timezone.now() - timedelta(days=6),
+    )
+    out = StringIO()
+    call_command("billing_idempotency_prune", stdout=out)
+    assert out.getvalue().strip() == "idempotency records removed: 1"
+    assert not IdempotencyRecord.objects.filter(pk=old.pk).exists()
+    assert IdempotencyRecord.objects.filter(pk=recent.pk).exists()
+
+
+def test_the_prune_command_refuses_a_window_shorter_than_stripes_own():
+    with pytest.raises(SystemExit) as exit_info:
+        call_command("billing_idempotency_prune", "--days", "0", stderr=StringIO())
+    assert exit_info.value.code == 2
