@@ -336,7 +336,7 @@ def test_null_is_refused_where_the_schema_has_no_null(admin_client_api, org, fie
 
 
 def test_the_documented_event_fields_are_exactly_the_accepted_ones():
-    from usage.apis import EventInputSerializer
+    from usage.apis.events import EventInputSerializer
     from usage.event_json import FIELDS, NULLABLE
 
     documented = EventInputSerializer().fields

@@ -9,7 +9,7 @@ from rest_framework.response import Response
 
 from aragora_site.schema import ERROR
 from usage import selectors, validation
-from usage.apis import MoneyField, OrganizationAPIView
+from usage.apis.common import MoneyField, OrganizationAPIView
 
 
 class RatesSerializer(serializers.Serializer):
