@@ -127,7 +127,8 @@ def _child(args: argparse.Namespace) -> dict:
 
         profiler.disable()
         profiler.dump_stats(Path(tempfile.gettempdir()) / f"bench_webhooks_{args.backend}.prof")
-        pstats.Stats(profiler, stream=sys.stderr).sort_stats(os.environ.get("BENCH_PROFILE_SORT", "cumulative")).print_stats(int(os.environ.get("BENCH_PROFILE_LINES", "40")))
+        stats = pstats.Stats(profiler, stream=sys.stderr).sort_stats(os.environ.get("BENCH_PROFILE_SORT", "cumulative"))
+        stats.print_stats(int(os.environ.get("BENCH_PROFILE_LINES", "40")))
     applied = StripeEventReceipt.objects.filter(outcome="applied").count() - applied_before
     duplicates = payloads[: max(1, args.events // 3)]
     duplicate_elapsed, duplicate_queries, duplicate_calls = measure(duplicates)
