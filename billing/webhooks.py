@@ -73,11 +73,10 @@ def stripe_event_ingest(*, event: WebhookEvent, meta: dict[str, Any] | None = No
     """Store and apply one event exactly once; on failure roll everything back, keep an error record, re-raise."""
     meta = meta or {}
     api_key = stripe_client.stripe_config().secret_key
-    if StripeEventReceipt.objects.filter(event_id=event.id).exists():
-        return IngestResult(duplicate=True, outcome=None, receipt=None)
     try:
         with StripeReads() as reads, stripe_mirror.stripe_keys_remembered(api_key=api_key) as owner:
-            _read_ahead(event, api_key)
+            if _read_ahead(event, api_key):
+                return IngestResult(duplicate=True, outcome=None, receipt=None)
             for _ in range(MAX_ATTEMPTS):
                 try:
                     with reads.holding_transaction():
@@ -112,19 +111,23 @@ def _apply(event: WebhookEvent, meta: dict[str, Any], *, reads: StripeReads, own
     return IngestResult(duplicate=False, outcome=outcome, receipt=receipt)
 
 
-def _read_ahead(event: WebhookEvent, api_key: str) -> None:
-    """Make the Stripe reads an event is known to need before its transaction starts (saves an attempt)."""
+def _read_ahead(event: WebhookEvent, api_key: str) -> bool:
+    """Make the Stripe reads an event is known to need before its transaction (saves an attempt each).
+
+    Return True, reading nothing, when the event was already applied (a redelivery).
+    """
     route = ROUTES.get(event.type)
     obj = event.data.object
     if route is None or not obj.get("id"):
-        return
+        return False
+    needed = list(route.current_related(obj))
     if not stripe_mirror.payload_is_complete(obj, api_version=event.api_version):
-        stripe_mirror.stripe_object_read(model=route.mirror, object_id=obj["id"], api_key=api_key)
-    customer_id = object_id(obj.get("customer"))
-    if customer_id and not stripe_mirror.stripe_object_held(model="Customer", object_id=customer_id):
-        stripe_mirror.stripe_object_read(model="Customer", object_id=customer_id, api_key=api_key)
-    for model, related_id in route.current_related(obj):
-        stripe_mirror.stripe_object_read(model=model, object_id=related_id, api_key=api_key)
+        needed.append((route.mirror, obj["id"]))
+    if needed and StripeEventReceipt.objects.filter(event_id=event.id).exists():
+        return True
+    for model, needed_id in needed:
+        stripe_mirror.stripe_object_read(model=model, object_id=needed_id, api_key=api_key)
+    return False
 
 
 def _mirror(event: WebhookEvent, route: Route, organization: Organization | None, api_key: str) -> None:

@@ -30,7 +30,7 @@ def _amount(invoice: dict[str, Any]) -> str | None:
     return f"{Decimal(cents) / 100:.2f}" if isinstance(cents, int) else None
 
 
-@transaction.atomic
+@transaction.atomic(savepoint=False)  # joins the webhook's transaction: a failure rolls back the event
 def organization_payment_failed(
     *, organization: Organization, invoice: dict[str, Any], event_at: datetime
 ) -> StripeEventOutcome:
@@ -60,7 +60,7 @@ def organization_payment_failed(
     return outcome
 
 
-@transaction.atomic
+@transaction.atomic(savepoint=False)  # joins the webhook's transaction: a failure rolls back the event
 def organization_payment_succeeded(
     *, organization: Organization, invoice: dict[str, Any], event_at: datetime
 ) -> StripeEventOutcome:

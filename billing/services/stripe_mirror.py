@@ -187,11 +187,6 @@ def stripe_object_sync(*, model: str, data: dict[str, Any], api_key: str) -> Any
     return _model(model).sync_from_stripe_data(_with_pages(data), api_key=api_key)
 
 
-def stripe_object_held(*, model: str, object_id: str) -> bool:
-    """True when dj-stripe already holds a copy of the object (so syncing a reference to it reads nothing)."""
-    return _model(model).objects.filter(id=object_id).exists()
-
-
 def stripe_object_read(*, model: str, object_id: str, api_key: str) -> Any:
     """Return an object as Stripe has it now, read as dj-stripe reads it (same expansions)."""
     return _model(model)(id=object_id).api_retrieve(api_key=api_key)

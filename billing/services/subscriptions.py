@@ -89,7 +89,9 @@ def _notify_changes(organization: Organization, *, previous_tier: str, was_cance
         )
 
 
-@transaction.atomic
+# The services below join the caller's transaction without a savepoint: their callers let a failure roll back
+# the whole unit (a webhook event, a resync), so a savepoint would only cost two more statements.
+@transaction.atomic(savepoint=False)
 def organization_subscription_apply(
     *, organization: Organization, info: SubscriptionInfo, event_at: datetime
 ) -> StripeEventOutcome:
@@ -112,11 +114,12 @@ def organization_subscription_apply(
         org.grace_until = org.grace_reminder_sent_at = None
     org.save(update_fields=_STATE_FIELDS)
     _notify_changes(org, previous_tier=previous_tier, was_canceling=was_canceling, info=info)
-    organization.refresh_from_db()
+    for model_field in Organization._meta.concrete_fields:  # the caller's copy shows the row as now saved
+        setattr(organization, model_field.attname, getattr(org, model_field.attname))
     return StripeEventOutcome.APPLIED
 
 
-@transaction.atomic
+@transaction.atomic(savepoint=False)
 def organization_checkout_complete(
     *, organization: Organization, session: dict[str, Any], subscription: SubscriptionInfo | None, event_at: datetime
 ) -> StripeEventOutcome:
