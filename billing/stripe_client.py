@@ -12,18 +12,19 @@ import json
 import re
 import time
 import uuid
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from contextvars import ContextVar
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, TypeVar
 
 import stripe
 from django.conf import settings
 
 from billing.tiers import SubscriptionTier
 
+T = TypeVar("T")
 PRICE_SETTINGS: dict[SubscriptionTier, str] = {
     SubscriptionTier.STARTER: "STRIPE_PRICE_STARTER",
     SubscriptionTier.PROFESSIONAL: "STRIPE_PRICE_PROFESSIONAL",
@@ -136,6 +137,16 @@ class StripeReads:
         if self.deferred:
             raise self.deferred[0]
 
+    def run(self, operation: Callable[[], T], *, attempts: int = 8) -> T:
+        """Run `operation` (which opens the transaction) until it needs no Stripe read it has not got yet."""
+        for _ in range(attempts):
+            try:
+                with self.holding_transaction():
+                    return operation()
+            except StripeReadDeferred as deferred:
+                self.make(deferred)
+        raise RuntimeError(f"Still reading from Stripe after {attempts} attempts.")
+
     def make(self, deferred: StripeReadDeferred) -> None:
         """Perform a read that was deferred, outside any transaction, and keep its response."""
         method, url, headers, retries = deferred.request
@@ -143,6 +154,12 @@ class StripeReads:
 
 
 _active_reads: ContextVar[StripeReads | None] = ContextVar("stripe_reads", default=None)
+
+
+def stripe_reads_outside_transactions(operation: Callable[[], T]) -> T:
+    """Run `operation` so that the Stripe reads it makes inside its transaction happen before it (if reads are kept)."""
+    reads = _active_reads.get()
+    return reads.run(operation) if reads is not None else operation()
 
 
 def _guarded_http_client() -> _ReadGuardedHTTPClient:

@@ -27,12 +27,9 @@ from accounts.models import Organization
 from billing import selectors, stripe_client
 from billing.models import StripeEventOutcome, StripeEventReceipt
 from billing.services import grace, stripe_mirror, subscriptions
-from billing.stripe_client import StripeReadDeferred, StripeReads, WebhookEvent, object_id
+from billing.stripe_client import StripeReads, WebhookEvent, object_id
 
 logger = logging.getLogger("aragora.billing.webhooks")
-
-# Each attempt may discover one more object to read (a first-seen customer, product, subscription...).
-MAX_ATTEMPTS = 8
 
 
 @dataclass(frozen=True)
@@ -77,17 +74,12 @@ def stripe_event_ingest(*, event: WebhookEvent, meta: dict[str, Any] | None = No
         with StripeReads() as reads, stripe_mirror.stripe_keys_remembered(api_key=api_key) as owner:
             if _read_ahead(event, api_key):
                 return IngestResult(duplicate=True, outcome=None, receipt=None)
-            for _ in range(MAX_ATTEMPTS):
-                try:
-                    with reads.holding_transaction():
-                        return _apply(event, meta, reads=reads, owner=owner, api_key=api_key)
-                except StripeReadDeferred as deferred:
-                    reads.make(deferred)
-            raise RuntimeError(f"Stripe event {event.id} still needed Stripe reads after {MAX_ATTEMPTS} attempts.")
+            return reads.run(lambda: _apply(event, meta, reads=reads, owner=owner, api_key=api_key))
     except _AlreadyClaimed:
         return IngestResult(duplicate=True, outcome=None, receipt=None)
     except Exception as exc:
         logger.exception("Stripe event %s (%s) failed; rolled back", event.id, event.type)
+        stripe_mirror.stripe_keys_forget()  # in case the remembered owner account is what failed
         _record_failure(event, meta, exc)
         raise
 

@@ -2,12 +2,13 @@
 
 dj-stripe resolves its owner account and default API key from the `djstripe_apikey` table on every object and
 every nested reference it syncs (hundreds of lookups per event). `stripe_keys_remembered` answers those lookups
-from one read of that small table per event, remembered per process: the read is compared with the remembered
-one, so a key or account changed in the database is picked up by the next event, never served stale.
+from one read of that small table, remembered per process and read again at most `KEYS_CHECK_SECONDS` later
+(and at once after an event failed): a key or account changed in the database is picked up within seconds.
 """
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar
@@ -18,14 +19,19 @@ from typing import Any
 from django.conf import settings
 
 from aragora_site.caches import process_cache
+from billing import stripe_client
 
 KeyRow = tuple[int, str, str, bool, str | None]  # djstripe_id, secret, type, livemode, owner account id
+
+
+KEYS_CHECK_SECONDS = 2.0
 
 
 @dataclass
 class _Keys:
     rows: tuple[KeyRow, ...]
     accounts: dict[str, Any] = field(default_factory=dict)
+    checked_at: float = field(default_factory=time.monotonic)
 
     def owner(self, api_key: str) -> Any:
         for _, secret, _, _, owner_id in self.rows:
@@ -47,7 +53,8 @@ _originals: dict[str, Any] = {}
 
 
 @process_cache("dj-stripe API keys and owner accounts")
-def _forget_keys() -> None:
+def stripe_keys_forget() -> None:
+    """Drop the remembered keys (the next event reads the key table again)."""
     global _remembered
     _remembered = None
 
@@ -67,7 +74,9 @@ def _load_keys(api_key: str) -> _Keys:
 
     rows = _key_rows()
     if not any(secret == api_key and owner for _, secret, _, _, owner in rows):
-        _originals["get_or_retrieve_for_api_key"](Account, api_key)
+        # dj-stripe stores the key and asks Stripe for its account inside one transaction: ask first.
+        find_owner = _originals["get_or_retrieve_for_api_key"]
+        stripe_client.stripe_reads_outside_transactions(lambda: find_owner(Account, api_key))
         rows = _key_rows()
     owners = {owner for *_, owner in rows if owner}
     return _Keys(rows=rows, accounts={account.id: account for account in Account.objects.filter(id__in=owners)})
@@ -81,8 +90,12 @@ def stripe_keys_remembered(*, api_key: str) -> Iterator[Any]:
     """
     global _remembered
     keys = _remembered
-    if keys is None or keys.rows != _key_rows() or keys.owner(api_key) is None:
-        keys = _remembered = _load_keys(api_key)
+    if keys is None or keys.owner(api_key) is None or time.monotonic() - keys.checked_at >= KEYS_CHECK_SECONDS:
+        rows = _key_rows()
+        if keys is None or keys.rows != rows or keys.owner(api_key) is None:
+            keys = _load_keys(api_key)
+        keys.checked_at = time.monotonic()
+        _remembered = keys
     token = _active.set(keys)
     try:
         yield keys.owner(api_key)
