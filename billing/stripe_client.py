@@ -143,7 +143,12 @@ class StripeReads:
             try:
                 with self.holding_transaction():
                     return operation()
-            except StripeReadDeferred as deferred:
+            except Exception:
+                # Whatever failed (dj-stripe turns some failed reads into errors of its own), a read that was
+                # refused inside the transaction is made, and the operation tried again.
+                if not self.deferred:
+                    raise
+            for deferred in self.deferred:
                 self.make(deferred)
         raise RuntimeError(f"Still reading from Stripe after {attempts} attempts.")
 
