@@ -7,33 +7,40 @@ requests it gets. Notification channels are off, so the figures show the webhook
 
     .venv/bin/python bench/bench_webhooks.py [--events 300] [--orgs 30] [--rounds 3] [--warmup 60]
 
-Every round runs one fresh process per database, alternating which goes first; each process first delivers
+Every round runs one fresh process per database and per code version, in alternating order: the current code
+and, as "before", the files of `--baseline` (default: the revision before webhook events stopped re-reading
+every object from Stripe inside their transaction, taken with `git archive`). Each process first delivers
 `--warmup` events to organizations of its own, then measures new events, duplicate deliveries and the signature
-check alone. The table shows the median of the rounds. PostgreSQL is measured when one answers on
+check alone. The table shows the median of the rounds and each version's ratio to "before" on the same machine
+at the same time. PostgreSQL is measured when one answers on
 127.0.0.1:5432 (database bench_webhooks, created and dropped per run); DATABASE_URL picks another server.
 """
 
 from __future__ import annotations
 
 import argparse
+import io
 import json
 import os
+import shutil
 import socket
 import statistics
 import subprocess
 import sys
+import tarfile
 import tempfile
 import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 PG_URL = os.environ.get("DATABASE_URL", "postgres://postgres@127.0.0.1:5432/bench_webhooks")
-# events/s before dj-stripe's re-reads left the webhook transaction (median of 3 rounds; BENCHMARKS.md)
-BEFORE = {"sqlite": 84.2, "postgresql": 50.2}
+# The code before webhooks stopped letting dj-stripe re-read every object inside the event's transaction: measured
+# in the same run, alternating with the current code (its files taken with `git archive`, nothing checked out).
+BASELINE_REV = "bc75eb1"
 
 
 def _child(args: argparse.Namespace) -> dict:
-    sys.path.insert(0, str(ROOT))
+    sys.path.insert(0, args.app_root or str(ROOT))
     os.environ.update(
         ARAGORA_DATA_DIR=tempfile.mkdtemp(prefix="aragora-bench-webhooks-"),
         SECRET_KEY="bench-secret-key-" + "x" * 40,
@@ -194,9 +201,10 @@ def _recreate_postgres_database(drop_only: bool = False) -> None:
             conn.execute(f'CREATE DATABASE "{name}"')
 
 
-def _run(backend: str, args: argparse.Namespace) -> dict:
+def _run(backend: str, args: argparse.Namespace, app_root: str = "") -> dict:
     command = [sys.executable, __file__, "--child", backend, "--events", str(args.events), "--orgs", str(args.orgs)]
     command += ["--warmup", str(args.warmup)] + (["--profile"] if args.profile else [])
+    command += ["--app-root", app_root] if app_root else []
     if backend == "postgres":
         _recreate_postgres_database()
     try:
@@ -229,7 +237,11 @@ def main() -> None:
     parser.add_argument("--warmup", type=int, default=60)
     parser.add_argument("--only", choices=["sqlite", "postgres"], help="measure one database")
     parser.add_argument("--profile", action="store_true", help="print a cProfile of the measured events")
+    parser.add_argument(
+        "--baseline", default=BASELINE_REV, help="git revision measured alongside, as 'before' ('' to skip)"
+    )
     parser.add_argument("--child", choices=["sqlite", "postgres"], help=argparse.SUPPRESS)
+    parser.add_argument("--app-root", default="", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.child:
         args.backend = args.child
@@ -240,33 +252,51 @@ def main() -> None:
     if "postgres" in backends and not _postgres_reachable():
         print("PostgreSQL is not answering on 127.0.0.1:5432: measured SQLite only.")
         backends.remove("postgres")
-    runs: dict[str, list[dict]] = {backend: [] for backend in backends}
+    baseline_root = _extract(args.baseline) if args.baseline else ""
+    variants = [(backend, "") for backend in backends] + (
+        [(b, baseline_root) for b in backends] if baseline_root else []
+    )
+    runs: dict[tuple[str, str], list[dict]] = {variant: [] for variant in variants}
     for round_ in range(args.rounds):
-        for backend in backends if round_ % 2 == 0 else list(reversed(backends)):
-            runs[backend].append(_run(backend, args))
-    results = [_median_result(runs[backend]) for backend in backends]
+        for backend, root in variants if round_ % 2 == 0 else list(reversed(variants)):
+            runs[(backend, root)].append(_run(backend, args, root))
+    results = {variant: _median_result(variant_runs) for variant, variant_runs in runs.items()}
 
     print(
         f"{args.events} new events over {args.orgs} organizations (subscription updates, failed and paid invoices), "
-        f"after {args.warmup} warm-up events; median of {args.rounds} rounds, databases alternating"
+        f"after {args.warmup} warm-up events; median of {args.rounds} rounds, runs alternating"
     )
     print(
-        "| Database | events/s (min-max) | ms/event | applied | queries/event | Stripe calls/event "
-        "| duplicate deliveries/s (queries each) | signature check alone/s | new ÷ duplicate cost "
-        "| events/s ÷ before |"
+        "| Code | Database | events/s (min-max) | ms/event | applied | queries/event | Stripe calls/event "
+        "| duplicate deliveries/s (queries each) | signature check alone/s | new / duplicate cost | events/s / before |"
     )
-    print("|---|---|---|---|---|---|---|---|---|---|")
-    for r in results:
-        vendor = r["backend"].split()[0]
-        low, high = r["spread"]
-        before = BEFORE.get(vendor) or 0.0
-        versus = f"{r['events_per_s'] / before:.1f}x (before: {before:.1f})" if before else "n/a"
-        print(
-            f"| {r['backend'].strip()} | {r['events_per_s']:,.1f} ({low:,.0f}-{high:,.0f}) | {r['ms_per_event']:.2f} | "
-            f"{r['applied']}/{r['events']} | {r['queries_per_event']:.1f} | {r['stripe_calls_per_event']:.2f} | "
-            f"{r['duplicates_per_s']:,.0f} ({r['queries_per_duplicate']:.0f}) | {r['signature_only_per_s']:,.0f} | "
-            f"{r['duplicates_per_s'] / r['events_per_s']:.1f}x | {versus} |"
-        )
+    print("|---|---|---|---|---|---|---|---|---|---|---|")
+    for backend in backends:
+        before = results.get((backend, baseline_root)) if baseline_root else None
+        for root, label in [("", "now"), (baseline_root, f"before ({args.baseline})")] if before else [("", "now")]:
+            r = results[(backend, root)]
+            low, high = r["spread"]
+            versus = f"{r['events_per_s'] / before['events_per_s']:.2f}x" if before else "n/a"
+            print(
+                f"| {label} | {r['backend'].strip()} | {r['events_per_s']:,.1f} ({low:,.0f}-{high:,.0f}) | "
+                f"{r['ms_per_event']:.2f} | {r['applied']}/{r['events']} | {r['queries_per_event']:.1f} | "
+                f"{r['stripe_calls_per_event']:.2f} | "
+                f"{r['duplicates_per_s']:,.0f} ({r['queries_per_duplicate']:.0f}) | "
+                f"{r['signature_only_per_s']:,.0f} | {r['duplicates_per_s'] / r['events_per_s']:.1f}x | {versus} |"
+            )
+    if baseline_root:
+        shutil.rmtree(baseline_root, ignore_errors=True)
+
+
+def _extract(revision: str) -> str:
+    """Write the files of `revision` to a temporary directory (read from git, nothing checked out); return it."""
+    target = tempfile.mkdtemp(prefix=f"aragora-bench-{revision}-")
+    archive = subprocess.run(
+        ["git", "-C", str(ROOT), "archive", "--format=tar", revision], capture_output=True, check=True, timeout=120
+    ).stdout
+    with tarfile.open(fileobj=io.BytesIO(archive)) as tar:
+        tar.extractall(target, filter="data")
+    return target
 
 
 if __name__ == "__main__":
