@@ -15,11 +15,12 @@ from billing.tiers import TIER_LIMITS, SubscriptionTier
 
 
 def organization_for_stripe(
-    *, subscription_id: str = "", customer_id: str = "", org_id: str = ""
+    *, subscription_id: str = "", customer_id: str = "", org_id: str = "", lock: bool = False
 ) -> Organization | None:
     """Return the organization a Stripe object belongs to: by subscription, then customer, then our metadata.
 
-    One query for all three; the first organization (by primary key) of the best kind of match wins.
+    One query for all three; the first organization (by primary key) of the best kind of match wins. `lock`
+    reads the candidates with select_for_update (inside a transaction that goes on to change the organization).
     """
     try:
         pk = uuid.UUID(str(org_id)) if org_id else None
@@ -39,7 +40,8 @@ def organization_for_stripe(
     query = Q()
     for field, value in matches:
         query |= Q(**{field: value})
-    candidates = list(Organization.objects.filter(query).order_by("pk"))
+    candidates = Organization.objects.filter(query).order_by("pk")
+    candidates = list(candidates.select_for_update() if lock else candidates)
     for field, value in matches:
         for org in candidates:
             if getattr(org, field) == value:

@@ -1,8 +1,8 @@
 """Stripe events in: claim the event, sync dj-stripe's copy of its object, then run our handler. Once, atomically.
 
 `stripe_event_ingest` takes a verified event (from the webhook API or the reconcile command). Each handler
-is given the organization the event concerns (found with one query) and calls one service; it runs inside the
-event's transaction and returns the outcome.
+is given the organization the event concerns (found and locked with one query) and calls one service; it runs
+inside the event's transaction and returns the outcome.
 
 The event's object is stored as the signed payload carries it when that payload is complete (our API version, no
 list cut short) and not older than what the organization already applied; otherwise it is re-read from Stripe.
@@ -209,6 +209,7 @@ def _checkout_organization(event: WebhookEvent) -> Organization | None:
     return selectors.organization_for_stripe(
         customer_id=object_id(session.get("customer")),
         org_id=event.data.metadata.get("org_id") or session.get("client_reference_id") or "",
+        lock=True,
     )
 
 
@@ -249,6 +250,7 @@ def _subscription_organization(event: WebhookEvent) -> Organization | None:
         subscription_id=obj.get("id") or "",
         customer_id=object_id(obj.get("customer")),
         org_id=event.data.metadata.get("org_id", ""),
+        lock=True,
     )
 
 
@@ -274,7 +276,9 @@ def subscription_changed(event: WebhookEvent, org: Organization | None) -> Strip
         # Stripe stamps events in whole seconds and does not promise their order: of two events of one
         # second, this one may be the older. Apply the subscription as Stripe has it now instead.
         info = stripe_client.get_subscription(info.id)
-    return subscriptions.organization_subscription_apply(organization=org, info=info, event_at=event.created_at)
+    return subscriptions.organization_subscription_apply(
+        organization=org, info=info, event_at=event.created_at, locked=True
+    )
 
 
 def _invoice_subscription_id(invoice: dict[str, Any]) -> str:
@@ -289,7 +293,7 @@ def _invoice_organization(event: WebhookEvent) -> Organization | None:
     if not subscription_id:
         return None
     org = selectors.organization_for_stripe(
-        subscription_id=subscription_id, customer_id=object_id(invoice.get("customer"))
+        subscription_id=subscription_id, customer_id=object_id(invoice.get("customer")), lock=True
     )
     if org is None or org.stripe_subscription_id not in ("", subscription_id):
         return None
@@ -309,7 +313,9 @@ def _payment_watermark(organization: Organization, obj: dict[str, Any]) -> datet
 def invoice_payment_failed(event: WebhookEvent, org: Organization | None) -> StripeEventOutcome:
     if org is None:
         return StripeEventOutcome.IGNORED
-    return grace.organization_payment_failed(organization=org, invoice=event.data.object, event_at=event.created_at)
+    return grace.organization_payment_failed(
+        organization=org, invoice=event.data.object, event_at=event.created_at, locked=True
+    )
 
 
 @handles(
@@ -322,4 +328,6 @@ def invoice_payment_failed(event: WebhookEvent, org: Organization | None) -> Str
 def invoice_paid(event: WebhookEvent, org: Organization | None) -> StripeEventOutcome:
     if org is None:
         return StripeEventOutcome.IGNORED
-    return grace.organization_payment_succeeded(organization=org, invoice=event.data.object, event_at=event.created_at)
+    return grace.organization_payment_succeeded(
+        organization=org, invoice=event.data.object, event_at=event.created_at, locked=True
+    )

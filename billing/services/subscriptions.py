@@ -93,10 +93,13 @@ def _notify_changes(organization: Organization, *, previous_tier: str, was_cance
 # the whole unit (a webhook event, a resync), so a savepoint would only cost two more statements.
 @transaction.atomic(savepoint=False)
 def organization_subscription_apply(
-    *, organization: Organization, info: SubscriptionInfo, event_at: datetime
+    *, organization: Organization, info: SubscriptionInfo, event_at: datetime, locked: bool = False
 ) -> StripeEventOutcome:
-    """Bring the organization in line with a subscription as Stripe described it at `event_at`."""
-    org = organization_lock(organization_id=organization.pk)
+    """Bring the organization in line with a subscription as Stripe described it at `event_at`.
+
+    `locked`: the caller read `organization` with select_for_update in this transaction (it is used as it is).
+    """
+    org = organization if locked else organization_lock(organization_id=organization.pk)
     if org.stripe_subscription_event_at and event_at < org.stripe_subscription_event_at:
         return StripeEventOutcome.STALE
     if _belongs_elsewhere(org, info):
