@@ -142,7 +142,7 @@ def _model(name: str) -> Any:
 
 
 def payload_is_complete(obj: dict[str, Any], *, api_version: str) -> bool:
-    """True when an event's object can be stored as it is: rendered in our API version, no list cut short.
+    """Return True when an event's object can be stored as it is: in our API version, no list cut short.
 
     Stripe renders an event's object in the API version of the account or endpoint at the time it was created
     (dj-stripe re-reads every object for that reason), and embedded lists (`items`, `lines`) hold one page only.
