@@ -83,8 +83,8 @@ def notification_send(*, organization: Organization, kind: str, context: dict) -
         "context": _json_safe(context),
     }
     rows = []
-    recipients = _admin_emails(organization)
-    if smtp_configured() and recipients:
+    recipients = _admin_emails(organization) if smtp_configured() else []
+    if recipients:
         rows.append(Notification(channel=NotificationChannel.EMAIL, payload={**base, "recipients": recipients}))
     if settings.ARAGORA_NOTIFICATION_WEBHOOK:
         rows.append(Notification(channel=NotificationChannel.WEBHOOK, payload=base))

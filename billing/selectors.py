@@ -7,28 +7,46 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
+from django.db.models import Q
+
 from accounts.models import Organization
 from billing import stripe_client
 from billing.tiers import TIER_LIMITS, SubscriptionTier
 
 
 def organization_for_stripe(
-    *, subscription_id: str = "", customer_id: str = "", org_id: str = ""
+    *, subscription_id: str = "", customer_id: str = "", org_id: str = "", lock: bool = False
 ) -> Organization | None:
-    """Return the organization a Stripe object belongs to: by subscription, then customer, then our metadata."""
-    if subscription_id:
-        org = Organization.objects.filter(stripe_subscription_id=subscription_id).first()
-        if org is not None:
-            return org
-    if customer_id:
-        org = Organization.objects.filter(stripe_customer_id=customer_id).first()
-        if org is not None:
-            return org
+    """Return the organization a Stripe object belongs to: by subscription, then customer, then our metadata.
+
+    One query for all three; the first organization (by primary key) of the best kind of match wins. `lock`
+    reads the candidates with select_for_update (inside a transaction that goes on to change the organization).
+    """
     try:
-        pk = uuid.UUID(str(org_id))
+        pk = uuid.UUID(str(org_id)) if org_id else None
     except ValueError:
+        pk = None
+    matches = [
+        (field, value)
+        for field, value in [
+            ("stripe_subscription_id", subscription_id),
+            ("stripe_customer_id", customer_id),
+            ("pk", pk),
+        ]
+        if value
+    ]
+    if not matches:
         return None
-    return Organization.objects.filter(pk=pk).first()
+    query = Q()
+    for field, value in matches:
+        query |= Q(**{field: value})
+    candidates = Organization.objects.filter(query).order_by("pk")
+    candidates = list(candidates.select_for_update() if lock else candidates)
+    for field, value in matches:
+        for org in candidates:
+            if getattr(org, field) == value:
+                return org
+    return None
 
 
 def billing_plans() -> list[dict[str, Any]]:

@@ -1,8 +1,13 @@
-"""Stripe events in: claim the event, let dj-stripe sync its objects, then run our handler. Once, atomically.
+"""Stripe events in: claim the event, sync dj-stripe's copy of its object, then run our handler. Once, atomically.
 
 `stripe_event_ingest` takes a verified event (from the webhook API or the reconcile command). Each handler
-finds the organization and calls one service; it runs inside the event's transaction and returns the outcome
-and the organization concerned (None when the event concerns none of ours).
+is given the organization the event concerns (found and locked with one query) and calls one service; it runs
+inside the event's transaction and returns the outcome.
+
+The event's object is stored as the signed payload carries it when that payload is complete (our API version, no
+list cut short) and not older than what the organization already applied; otherwise it is re-read from Stripe.
+No Stripe request is ever made inside the transaction: reads are made before it (see `StripeReads`), and a read
+discovered inside it rolls the attempt back, is made, and the transaction runs again.
 """
 
 from __future__ import annotations
@@ -12,7 +17,7 @@ import logging
 import traceback
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 from django.db import IntegrityError, transaction
@@ -21,8 +26,8 @@ from django.utils import timezone
 from accounts.models import Organization
 from billing import selectors, stripe_client
 from billing.models import StripeEventOutcome, StripeEventReceipt
-from billing.services import grace, subscriptions
-from billing.stripe_client import WebhookEvent, object_id
+from billing.services import grace, stripe_mirror, subscriptions
+from billing.stripe_client import StripeReads, WebhookEvent, object_id
 
 logger = logging.getLogger("aragora.billing.webhooks")
 
@@ -34,15 +39,16 @@ class IngestResult:
     receipt: StripeEventReceipt | None
 
 
-def _claim(event: WebhookEvent) -> StripeEventReceipt | None:
-    """Insert the event's receipt; None when another delivery of it already committed (or holds it)."""
+class _AlreadyClaimed(Exception):
+    """Another delivery of the event committed first (or holds the claim)."""
+
+
+def _claim(event: WebhookEvent) -> StripeEventReceipt:
+    """Insert the event's receipt as the transaction's first write; raise _AlreadyClaimed for a duplicate."""
     try:
-        with transaction.atomic():
-            return StripeEventReceipt.objects.create(
-                event_id=event.id, type=event.type, stripe_created=event.created_at
-            )
-    except IntegrityError:
-        return None
+        return StripeEventReceipt.objects.create(event_id=event.id, type=event.type, stripe_created=event.created_at)
+    except IntegrityError as exc:
+        raise _AlreadyClaimed from exc
 
 
 def _record_trigger(event: WebhookEvent, *, meta: dict[str, Any], djstripe_event: Any = None, error: str = "") -> None:
@@ -62,25 +68,73 @@ def _record_trigger(event: WebhookEvent, *, meta: dict[str, Any], djstripe_event
 
 def stripe_event_ingest(*, event: WebhookEvent, meta: dict[str, Any] | None = None) -> IngestResult:
     """Store and apply one event exactly once; on failure roll everything back, keep an error record, re-raise."""
-    from djstripe.models import Event
-
     meta = meta or {}
-    config = stripe_client.stripe_config()
+    api_key = stripe_client.stripe_config().secret_key
     try:
-        with transaction.atomic():
-            receipt = _claim(event)
-            if receipt is None:
+        with StripeReads() as reads, stripe_mirror.stripe_keys_remembered(api_key=api_key) as owner:
+            if _read_ahead(event, api_key):
                 return IngestResult(duplicate=True, outcome=None, receipt=None)
-            djstripe_event = Event.process(event.raw, api_key=config.secret_key)
-            outcome, organization = dispatch(event)
-            receipt.outcome, receipt.organization = outcome, organization
-            receipt.save(update_fields=["outcome", "organization"])
-            _record_trigger(event, meta=meta, djstripe_event=djstripe_event)
+            return reads.run(lambda: _apply(event, meta, reads=reads, owner=owner, api_key=api_key))
+    except _AlreadyClaimed:
+        return IngestResult(duplicate=True, outcome=None, receipt=None)
     except Exception as exc:
         logger.exception("Stripe event %s (%s) failed; rolled back", event.id, event.type)
+        stripe_mirror.stripe_keys_forget()  # in case the remembered owner account is what failed
         _record_failure(event, meta, exc)
         raise
+
+
+@transaction.atomic
+def _apply(event: WebhookEvent, meta: dict[str, Any], *, reads: StripeReads, owner: Any, api_key: str) -> IngestResult:
+    receipt = _claim(event)
+    djstripe_event = stripe_mirror.stripe_event_record(raw=event.raw, owner=owner)
+    route = ROUTES.get(event.type)
+    if route is None:
+        djstripe_event.invoke_webhook_handlers()  # dj-stripe's own sync of types we do not act on
+        outcome, organization = StripeEventOutcome.UNHANDLED, None
+    else:
+        organization = route.organization(event)
+        _mirror(event, route, organization, api_key)
+        outcome = route.handler(event, organization)
+    receipt.outcome, receipt.organization = outcome, organization
+    receipt.save(update_fields=["outcome", "organization"])
+    _record_trigger(event, meta=meta, djstripe_event=djstripe_event)
+    reads.raise_deferred()
     return IngestResult(duplicate=False, outcome=outcome, receipt=receipt)
+
+
+def _read_ahead(event: WebhookEvent, api_key: str) -> bool:
+    """Make the Stripe reads an event is known to need before its transaction (saves an attempt each).
+
+    Return True, reading nothing, when the event was already applied (a redelivery).
+    """
+    route = ROUTES.get(event.type)
+    obj = event.data.object
+    if route is None or not obj.get("id"):
+        return False
+    needed = list(route.current_related(obj))
+    if not stripe_mirror.payload_is_complete(obj, api_version=event.api_version):
+        needed.append((route.mirror, obj["id"]))
+    if needed and StripeEventReceipt.objects.filter(event_id=event.id).exists():
+        return True
+    for model, needed_id in needed:
+        stripe_mirror.stripe_object_read(model=model, object_id=needed_id, api_key=api_key)
+    return False
+
+
+def _mirror(event: WebhookEvent, route: Route, organization: Organization | None, api_key: str) -> None:
+    """Sync dj-stripe's copy of the event's object: from the payload, or re-read when it is partial or not newer."""
+    obj = event.data.object
+    if not obj.get("id"):
+        return
+    watermark = route.watermark(organization, obj) if organization is not None else None
+    newer = watermark is None or event.created_at > watermark
+    if newer and stripe_mirror.payload_is_complete(obj, api_version=event.api_version):
+        stripe_mirror.stripe_object_sync(model=route.mirror, data=obj, api_key=api_key)
+    else:
+        stripe_mirror.stripe_object_reread(model=route.mirror, object_id=obj["id"], api_key=api_key)
+    for model, related_id in route.current_related(obj):
+        stripe_mirror.stripe_object_reread(model=model, object_id=related_id, api_key=api_key)
 
 
 def _record_failure(event: WebhookEvent, meta: dict[str, Any], exc: Exception) -> None:
@@ -112,70 +166,119 @@ def stripe_events_reconcile(*, since: timedelta = timedelta(days=3)) -> dict[str
 # ---------------------------------------------------------------------------
 # Handlers
 # ---------------------------------------------------------------------------
-Result = tuple[StripeEventOutcome, Organization | None]
-HANDLERS: dict[str, Callable[[WebhookEvent], Result]] = {}
+Handler = Callable[[WebhookEvent, Organization | None], StripeEventOutcome]
 
 
-def handles(*event_types: str) -> Callable:
-    def register(handler: Callable[[WebhookEvent], Result]) -> Callable[[WebhookEvent], Result]:
+@dataclass(frozen=True)
+class Route:
+    handler: Handler
+    organization: Callable[[WebhookEvent], Organization | None]
+    mirror: str  # the dj-stripe model that keeps the event's object
+    # When the organization last applied an event about this object (None: no order to keep).
+    watermark: Callable[[Organization, dict[str, Any]], datetime | None]
+    # Objects the handler needs as Stripe has them now: re-read and synced along with the event's object.
+    current_related: Callable[[dict[str, Any]], list[tuple[str, str]]] = lambda obj: []
+
+
+ROUTES: dict[str, Route] = {}
+
+
+def handles(*event_types: str, **route: Any) -> Callable[[Handler], Handler]:
+    def register(handler: Handler) -> Handler:
         for event_type in event_types:
-            HANDLERS[event_type] = handler
+            ROUTES[event_type] = Route(handler=handler, **route)
         return handler
 
     return register
 
 
-def dispatch(event: WebhookEvent) -> Result:
-    """Run the handler for the event's type; types without one are acknowledged and ignored."""
-    handler = HANDLERS.get(event.type)
-    if handler is None:
-        return StripeEventOutcome.UNHANDLED, None
-    return handler(event)
-
-
 def _synced_subscription(subscription_id: str) -> stripe_client.SubscriptionInfo | None:
-    """The subscription as dj-stripe just re-read it from Stripe, else as Stripe has it now."""
+    """The subscription as dj-stripe just synced it, else as Stripe has it now."""
     from djstripe.models import Subscription
 
     if not subscription_id:
         return None
-    synced = Subscription.objects.filter(id=subscription_id).first()
-    if synced is not None and synced.stripe_data:
-        return stripe_client.subscription_info(synced.stripe_data)
+    synced = Subscription.objects.filter(id=subscription_id).values_list("stripe_data", flat=True).first()
+    if synced:
+        return stripe_client.subscription_info(synced)
     return stripe_client.get_subscription(subscription_id)
 
 
-@handles("checkout.session.completed", "checkout.session.async_payment_succeeded")
-def checkout_session_completed(event: WebhookEvent) -> Result:
+def _checkout_organization(event: WebhookEvent) -> Organization | None:
     session = event.data.object
-    org = selectors.organization_for_stripe(
+    return selectors.organization_for_stripe(
         customer_id=object_id(session.get("customer")),
         org_id=event.data.metadata.get("org_id") or session.get("client_reference_id") or "",
+        lock=True,
     )
+
+
+def _no_watermark(organization: Organization, obj: dict[str, Any]) -> None:
+    return None
+
+
+def _paid_checkout_subscription(session: dict[str, Any]) -> list[tuple[str, str]]:
+    subscription_id = object_id(session.get("subscription"))
+    if session.get("payment_status") in subscriptions.PAID_CHECKOUT and subscription_id:
+        return [("Subscription", subscription_id)]
+    return []
+
+
+@handles(
+    "checkout.session.completed",
+    "checkout.session.async_payment_succeeded",
+    organization=_checkout_organization,
+    mirror="Session",
+    watermark=_no_watermark,
+    current_related=_paid_checkout_subscription,
+)
+def checkout_session_completed(event: WebhookEvent, org: Organization | None) -> StripeEventOutcome:
+    session = event.data.object
     if org is None or session.get("mode") != "subscription":
-        return StripeEventOutcome.IGNORED, org
+        return StripeEventOutcome.IGNORED
     subscription = None
     if session.get("payment_status") in subscriptions.PAID_CHECKOUT:
         subscription = _synced_subscription(object_id(session.get("subscription")))
-    outcome = subscriptions.organization_checkout_complete(
+    return subscriptions.organization_checkout_complete(
         organization=org, session=session, subscription=subscription, event_at=event.created_at
     )
-    return outcome, org
 
 
-@handles("customer.subscription.created", "customer.subscription.updated", "customer.subscription.deleted")
-def subscription_changed(event: WebhookEvent) -> Result:
-    info = stripe_client.subscription_info(event.data.object)
-    org = selectors.organization_for_stripe(
-        subscription_id=info.id, customer_id=info.customer_id, org_id=info.metadata.get("org_id", "")
+def _subscription_organization(event: WebhookEvent) -> Organization | None:
+    obj = event.data.object
+    return selectors.organization_for_stripe(
+        subscription_id=obj.get("id") or "",
+        customer_id=object_id(obj.get("customer")),
+        org_id=event.data.metadata.get("org_id", ""),
+        lock=True,
     )
+
+
+def _subscription_watermark(organization: Organization, obj: dict[str, Any]) -> datetime | None:
+    if organization.stripe_subscription_id != obj.get("id"):
+        return None
+    return organization.stripe_subscription_event_at
+
+
+@handles(
+    "customer.subscription.created",
+    "customer.subscription.updated",
+    "customer.subscription.deleted",
+    organization=_subscription_organization,
+    mirror="Subscription",
+    watermark=_subscription_watermark,
+)
+def subscription_changed(event: WebhookEvent, org: Organization | None) -> StripeEventOutcome:
     if org is None:
-        return StripeEventOutcome.IGNORED, None
+        return StripeEventOutcome.IGNORED
+    info = stripe_client.subscription_info(event.data.object)
     if org.stripe_subscription_event_at == event.created_at and org.stripe_subscription_id == info.id:
         # Stripe stamps events in whole seconds and does not promise their order: of two events of one
         # second, this one may be the older. Apply the subscription as Stripe has it now instead.
         info = stripe_client.get_subscription(info.id)
-    return subscriptions.organization_subscription_apply(organization=org, info=info, event_at=event.created_at), org
+    return subscriptions.organization_subscription_apply(
+        organization=org, info=info, event_at=event.created_at, locked=True
+    )
 
 
 def _invoice_subscription_id(invoice: dict[str, Any]) -> str:
@@ -184,31 +287,47 @@ def _invoice_subscription_id(invoice: dict[str, Any]) -> str:
     return object_id(details.get("subscription")) or object_id(invoice.get("subscription"))
 
 
-def _invoice_organization(invoice: dict[str, Any]) -> Organization | None:
+def _invoice_organization(event: WebhookEvent) -> Organization | None:
+    invoice = event.data.object
     subscription_id = _invoice_subscription_id(invoice)
     if not subscription_id:
         return None
     org = selectors.organization_for_stripe(
-        subscription_id=subscription_id, customer_id=object_id(invoice.get("customer"))
+        subscription_id=subscription_id, customer_id=object_id(invoice.get("customer")), lock=True
     )
     if org is None or org.stripe_subscription_id not in ("", subscription_id):
         return None
     return org
 
 
-@handles("invoice.payment_failed")
-def invoice_payment_failed(event: WebhookEvent) -> Result:
-    invoice = event.data.object
-    org = _invoice_organization(invoice)
-    if org is None:
-        return StripeEventOutcome.IGNORED, None
-    return grace.organization_payment_failed(organization=org, invoice=invoice, event_at=event.created_at), org
+def _payment_watermark(organization: Organization, obj: dict[str, Any]) -> datetime | None:
+    return organization.stripe_payment_event_at
 
 
-@handles("invoice.paid", "invoice.payment_succeeded")
-def invoice_paid(event: WebhookEvent) -> Result:
-    invoice = event.data.object
-    org = _invoice_organization(invoice)
+@handles(
+    "invoice.payment_failed",
+    organization=_invoice_organization,
+    mirror="Invoice",
+    watermark=_payment_watermark,
+)
+def invoice_payment_failed(event: WebhookEvent, org: Organization | None) -> StripeEventOutcome:
     if org is None:
-        return StripeEventOutcome.IGNORED, None
-    return grace.organization_payment_succeeded(organization=org, invoice=invoice, event_at=event.created_at), org
+        return StripeEventOutcome.IGNORED
+    return grace.organization_payment_failed(
+        organization=org, invoice=event.data.object, event_at=event.created_at, locked=True
+    )
+
+
+@handles(
+    "invoice.paid",
+    "invoice.payment_succeeded",
+    organization=_invoice_organization,
+    mirror="Invoice",
+    watermark=_payment_watermark,
+)
+def invoice_paid(event: WebhookEvent, org: Organization | None) -> StripeEventOutcome:
+    if org is None:
+        return StripeEventOutcome.IGNORED
+    return grace.organization_payment_succeeded(
+        organization=org, invoice=event.data.object, event_at=event.created_at, locked=True
+    )

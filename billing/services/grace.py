@@ -30,12 +30,15 @@ def _amount(invoice: dict[str, Any]) -> str | None:
     return f"{Decimal(cents) / 100:.2f}" if isinstance(cents, int) else None
 
 
-@transaction.atomic
+@transaction.atomic(savepoint=False)  # joins the webhook's transaction: a failure rolls back the event
 def organization_payment_failed(
-    *, organization: Organization, invoice: dict[str, Any], event_at: datetime
+    *, organization: Organization, invoice: dict[str, Any], event_at: datetime, locked: bool = False
 ) -> StripeEventOutcome:
-    """Start the grace period at the first failed payment (later failures do not extend it) and tell the admins."""
-    org = organization_lock(organization_id=organization.pk)
+    """Start the grace period at the first failed payment (later failures do not extend it) and tell the admins.
+
+    `locked`: the caller read `organization` with select_for_update in this transaction (it is used as it is).
+    """
+    org = organization if locked else organization_lock(organization_id=organization.pk)
     if _stale(org, event_at):
         return StripeEventOutcome.STALE
     org.stripe_payment_event_at = event_at
@@ -60,12 +63,12 @@ def organization_payment_failed(
     return outcome
 
 
-@transaction.atomic
+@transaction.atomic(savepoint=False)  # joins the webhook's transaction: a failure rolls back the event
 def organization_payment_succeeded(
-    *, organization: Organization, invoice: dict[str, Any], event_at: datetime
+    *, organization: Organization, invoice: dict[str, Any], event_at: datetime, locked: bool = False
 ) -> StripeEventOutcome:
     """End the grace period (restoring the paid tier if it had already run out) and confirm the recovery."""
-    org = organization_lock(organization_id=organization.pk)
+    org = organization if locked else organization_lock(organization_id=organization.pk)
     if _stale(org, event_at):
         return StripeEventOutcome.STALE
     org.stripe_payment_event_at = event_at

@@ -89,12 +89,17 @@ def _notify_changes(organization: Organization, *, previous_tier: str, was_cance
         )
 
 
-@transaction.atomic
+# The services below join the caller's transaction without a savepoint: their callers let a failure roll back
+# the whole unit (a webhook event, a resync), so a savepoint would only cost two more statements.
+@transaction.atomic(savepoint=False)
 def organization_subscription_apply(
-    *, organization: Organization, info: SubscriptionInfo, event_at: datetime
+    *, organization: Organization, info: SubscriptionInfo, event_at: datetime, locked: bool = False
 ) -> StripeEventOutcome:
-    """Bring the organization in line with a subscription as Stripe described it at `event_at`."""
-    org = organization_lock(organization_id=organization.pk)
+    """Bring the organization in line with a subscription as Stripe described it at `event_at`.
+
+    `locked`: the caller read `organization` with select_for_update in this transaction (it is used as it is).
+    """
+    org = organization if locked else organization_lock(organization_id=organization.pk)
     if org.stripe_subscription_event_at and event_at < org.stripe_subscription_event_at:
         return StripeEventOutcome.STALE
     if _belongs_elsewhere(org, info):
@@ -112,11 +117,12 @@ def organization_subscription_apply(
         org.grace_until = org.grace_reminder_sent_at = None
     org.save(update_fields=_STATE_FIELDS)
     _notify_changes(org, previous_tier=previous_tier, was_canceling=was_canceling, info=info)
-    organization.refresh_from_db()
+    for model_field in Organization._meta.concrete_fields:  # the caller's copy shows the row as now saved
+        setattr(organization, model_field.attname, getattr(org, model_field.attname))
     return StripeEventOutcome.APPLIED
 
 
-@transaction.atomic
+@transaction.atomic(savepoint=False)
 def organization_checkout_complete(
     *, organization: Organization, session: dict[str, Any], subscription: SubscriptionInfo | None, event_at: datetime
 ) -> StripeEventOutcome:

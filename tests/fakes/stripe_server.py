@@ -64,6 +64,8 @@ class RecordedRequest:
     path: str
     params: dict[str, Any]
     headers: dict[str, str]
+    # What `FakeStripe.write_lock_probe` saw when the request arrived (None: no probe installed).
+    database_write_locked: bool | None = None
 
     @property
     def idempotency_key(self) -> str | None:
@@ -80,6 +82,8 @@ class FakeStripe:
     _idempotency: dict[str, tuple[str, int, dict]] = field(default_factory=dict)
     # Where the hosted Checkout page sends its signed events: (webhook URL, signing secret).
     webhook_target: tuple[str, str] | None = None
+    # Asked on every API request, from the server's side: does some database connection hold a write lock now?
+    write_lock_probe: Any = None
     _lock: threading.RLock = field(default_factory=threading.RLock)
     _server: ThreadingHTTPServer | None = None
 
@@ -111,6 +115,7 @@ class FakeStripe:
             self.failures.clear()
             self._idempotency.clear()
             self.webhook_target = None
+            self.write_lock_probe = None
             account = fixture("account")
             account["id"] = self.account_id
             self.objects[account["id"]] = account
@@ -233,8 +238,10 @@ class FakeStripe:
         return f"{prefix}_{secrets.token_hex(7)}"
 
     def handle(self, method: str, path: str, params: dict[str, Any], headers: dict[str, str]) -> tuple[int, dict]:
+        probe = self.write_lock_probe
+        locked = probe() if probe is not None else None
         with self._lock:
-            self.requests.append(RecordedRequest(method, path, params, headers))
+            self.requests.append(RecordedRequest(method, path, params, headers, locked))
             for index, (fail_method, fail_path, status) in enumerate(self.failures):
                 if fail_method == method and re.fullmatch(fail_path, path):
                     del self.failures[index]
