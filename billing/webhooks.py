@@ -27,7 +27,8 @@ from accounts.models import Organization
 from billing import selectors, stripe_client
 from billing.models import StripeEventOutcome, StripeEventReceipt
 from billing.services import grace, stripe_mirror, subscriptions
-from billing.stripe_client import StripeReads, WebhookEvent, object_id
+from billing.stripe_client import WebhookEvent, object_id
+from billing.stripe_reads import StripeReads
 
 logger = logging.getLogger("aragora.billing.webhooks")
 

@@ -19,7 +19,7 @@ from typing import Any
 from django.conf import settings
 
 from aragora_site.caches import process_cache
-from billing import stripe_client
+from billing import stripe_reads
 
 KeyRow = tuple[int, str, str, bool, str | None]  # djstripe_id, secret, type, livemode, owner account id
 
@@ -76,7 +76,7 @@ def _load_keys(api_key: str) -> _Keys:
     if not any(secret == api_key and owner for _, secret, _, _, owner in rows):
         # dj-stripe stores the key and asks Stripe for its account inside one transaction: ask first.
         find_owner = _originals["get_or_retrieve_for_api_key"]
-        stripe_client.stripe_reads_outside_transactions(lambda: find_owner(Account, api_key))
+        stripe_reads.stripe_reads_outside_transactions(lambda: find_owner(Account, api_key))
         rows = _key_rows()
     owners = {owner for *_, owner in rows if owner}
     return _Keys(rows=rows, accounts={account.id: account for account in Account.objects.filter(id__in=owners)})
