@@ -69,23 +69,23 @@ class _Block:
         self.data = data
 
     def count(self, path: str) -> int:
-        value: Any = self.data
-        walked = []
-        for step in path.split("."):
+        """Return the count at `path` (one key, or two joined by a dot: every provider nests at most once)."""
+        head, _, inner = path.partition(".")
+        value: Any = self.data.get(head)
+        if inner:
             if value is None:
                 return 0
             if not isinstance(value, dict):
-                raise UsageShapeError(f"`{'.'.join(walked)}` must be an object.")
-            walked.append(step)
-            value = value.get(step)
+                raise UsageShapeError(f"`{head}` must be an object.")
+            value = value.get(inner)
         if value is None:
             return 0
-        if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value <= MAX_COUNT:
+        if type(value) is not int or not 0 <= value <= MAX_COUNT:  # bool is a subclass of int: refused too
             raise UsageShapeError(f"`{path}` must be a whole number from 0 to {MAX_COUNT}.")
         return value
 
     def has(self, *keys: str) -> bool:
-        return any(key in self.data for key in keys)
+        return not self.data.keys().isdisjoint(keys)
 
 
 def _openai_chat(block: _Block) -> TokenCounts:

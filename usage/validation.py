@@ -179,26 +179,37 @@ def _usage_errors(event: EventInput) -> dict[str, list[str]]:
     return {}
 
 
-def event_resolved(event: EventInput) -> EventInput:
-    """Return a valid event with its provider usage block, if any, turned into token counts."""
-    if event.usage is None:
-        return event
-    counts = token_counts(event.usage)
-    # built field by field: dataclasses.replace costs more than the conversion itself
-    return EventInput(
-        event_type=event.event_type,
-        provider=event.provider,
-        model=event.model,
-        tokens_in=counts.tokens_in,
-        tokens_out=counts.tokens_out,
-        user_id=event.user_id,
-        metadata=event.metadata,
-        idempotency_key=event.idempotency_key,
-        occurred_at=event.occurred_at,
-        cache_read_tokens=counts.cache_read_tokens,
-        cache_write_tokens=counts.cache_write_tokens,
-        reasoning_tokens=counts.reasoning_tokens,
-    )
+def events_resolved(events: list[EventInput]) -> list[EventInput]:
+    """Return the events with each readable provider usage block turned into token counts.
+
+    An event whose block cannot be read, or that sends counts beside it, stays as it came: `batch_errors`
+    reports why. So each block is read once, whether the batch is valid or not.
+    """
+    resolved = []
+    for event in events:
+        if event.usage is not None and not any(getattr(event, name) for name in COUNT_FIELDS):
+            try:
+                counts = token_counts(event.usage)
+            except UsageShapeError:
+                pass
+            else:
+                # built field by field: dataclasses.replace costs more than the conversion itself
+                event = EventInput(
+                    event_type=event.event_type,
+                    provider=event.provider,
+                    model=event.model,
+                    tokens_in=counts.tokens_in,
+                    tokens_out=counts.tokens_out,
+                    user_id=event.user_id,
+                    metadata=event.metadata,
+                    idempotency_key=event.idempotency_key,
+                    occurred_at=event.occurred_at,
+                    cache_read_tokens=counts.cache_read_tokens,
+                    cache_write_tokens=counts.cache_write_tokens,
+                    reasoning_tokens=counts.reasoning_tokens,
+                )
+        resolved.append(event)
+    return resolved
 
 
 def event_errors(event: EventInput, now: datetime) -> dict[str, list[str]]:

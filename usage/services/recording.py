@@ -20,7 +20,7 @@ from usage.periods import current_period_start, month_key
 from usage.services.budgets import budget_alerts_check
 from usage.services.quota import debates_consume
 from usage.storage import PricedEvent
-from usage.validation import EventInput, UsageValidationError, batch_errors, event_resolved
+from usage.validation import EventInput, UsageValidationError, batch_errors, events_resolved
 
 _RETRIES = 3
 
@@ -131,10 +131,11 @@ def _validated(
     organization: Organization, events: Sequence[EventInput], now: datetime, api_key_id: uuid.UUID | None
 ) -> list[PricedEvent]:
     """Validate and price every event, or raise UsageValidationError listing every problem."""
-    if errors := batch_errors(list(events), now):
+    events = events_resolved(list(events))  # provider usage blocks read once, here
+    if errors := batch_errors(events, now):
         raise UsageValidationError(errors)
     table = pricing.price_table()
-    rows = [_priced(organization, event_resolved(e), table, now, api_key_id) for e in events]
+    rows = [_priced(organization, e, table, now, api_key_id) for e in events]
     if errors := _membership_errors(organization, rows):
         raise UsageValidationError(errors)
     for i, row in enumerate(rows):
