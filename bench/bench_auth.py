@@ -31,12 +31,9 @@ os.environ.setdefault("ARAGORA_JWT_SECRET", "bench-jwt-secret-that-is-long-enoug
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "aragora_site.settings")
 os.environ.setdefault("LOG_LEVEL", "WARNING")
 if os.environ.get("DATABASE_URL", "").startswith("postgres"):  # a database of its own, created afresh
-    import psycopg
+    from bench.postgres import recreate_database
 
-    _server, _name = os.environ["DATABASE_URL"].rsplit("/", 1)
-    with psycopg.connect(f"{_server}/postgres", autocommit=True) as _admin:
-        _admin.execute(f'DROP DATABASE IF EXISTS "{_name}" WITH (FORCE)')
-        _admin.execute(f'CREATE DATABASE "{_name}"')
+    recreate_database(os.environ["DATABASE_URL"])
 
 import django  # noqa: E402
 

@@ -43,12 +43,9 @@ parser.add_argument("--steps", default="1000000,10000000", help="comma-separated
 parser.add_argument("--repeat", type=int, default=30, help="calls per read")
 ARGS = parser.parse_args()
 
-import psycopg  # noqa: E402
+from bench.postgres import recreate_database  # noqa: E402
 
-_name = ARGS.postgres.rsplit("/", 1)[1]
-with psycopg.connect(ARGS.postgres.rsplit("/", 1)[0] + "/postgres", autocommit=True) as _admin:
-    _admin.execute(f'DROP DATABASE IF EXISTS "{_name}" WITH (FORCE)')
-    _admin.execute(f'CREATE DATABASE "{_name}"')
+recreate_database(ARGS.postgres)
 os.environ.update(
     DATABASE_URL=ARGS.postgres,
     ARAGORA_DATA_DIR=tempfile.mkdtemp(prefix="aragora-bench-scale-"),

@@ -48,12 +48,9 @@ os.environ.pop("DATABASE_URL", None)
 os.environ.setdefault("DJSTRIPE_TEST_MIGRATIONS", "1")  # dj-stripe's tables in one step (see settings)
 POSTGRES = sys.argv[sys.argv.index("--postgres") + 1] if "--postgres" in sys.argv else ""
 if POSTGRES:
-    import psycopg
+    from bench.postgres import recreate_database
 
-    _name = POSTGRES.rsplit("/", 1)[1]
-    with psycopg.connect(POSTGRES.rsplit("/", 1)[0] + "/postgres", autocommit=True) as _admin:
-        _admin.execute(f'DROP DATABASE IF EXISTS "{_name}" WITH (FORCE)')
-        _admin.execute(f'CREATE DATABASE "{_name}"')
+    recreate_database(POSTGRES)
     os.environ["DATABASE_URL"] = POSTGRES
 os.environ.setdefault("SECRET_KEY", "bench-secret-key-" + "x" * 40)
 os.environ.setdefault("ARAGORA_JWT_SECRET", "bench-jwt-secret-that-is-long-enough-0123456789")

@@ -33,6 +33,7 @@ import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
+sys.path.append(str(ROOT))  # after the code under test (see --app-root): only bench.postgres comes from here
 PG_URL = os.environ.get("DATABASE_URL", "postgres://postgres@127.0.0.1:5432/bench_webhooks")
 # The code before webhooks stopped letting dj-stripe re-read every object inside the event's transaction: measured
 # in the same run, alternating with the current code (its files taken with `git archive`, nothing checked out).
@@ -191,14 +192,9 @@ def _postgres_reachable() -> bool:
 
 
 def _recreate_postgres_database(drop_only: bool = False) -> None:
-    import psycopg
+    from bench.postgres import recreate_database
 
-    name = PG_URL.rsplit("/", 1)[1]
-    admin_url = PG_URL.rsplit("/", 1)[0] + "/postgres"
-    with psycopg.connect(admin_url, autocommit=True) as conn:
-        conn.execute(f'DROP DATABASE IF EXISTS "{name}"')
-        if not drop_only:
-            conn.execute(f'CREATE DATABASE "{name}"')
+    recreate_database(PG_URL, drop_only=drop_only)
 
 
 def _run(backend: str, args: argparse.Namespace, app_root: str = "") -> dict:
