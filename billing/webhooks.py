@@ -95,7 +95,7 @@ def _apply(event: WebhookEvent, meta: dict[str, Any], *, reads: StripeReads, own
         outcome, organization = StripeEventOutcome.UNHANDLED, None
     else:
         organization = route.organization(event)
-        _mirror(event, route, organization, api_key)
+        _mirror(event, route, organization, api_key=api_key, owner=owner)
         outcome = route.handler(event, organization)
     receipt.outcome, receipt.organization = outcome, organization
     receipt.save(update_fields=["outcome", "organization"])
@@ -123,7 +123,7 @@ def _read_ahead(event: WebhookEvent, api_key: str) -> bool:
     return False
 
 
-def _mirror(event: WebhookEvent, route: Route, organization: Organization | None, api_key: str) -> None:
+def _mirror(event: WebhookEvent, route: Route, organization: Organization | None, *, api_key: str, owner: Any) -> None:
     """Sync dj-stripe's copy of the event's object: from the payload, or re-read when it is partial or not newer."""
     obj = event.data.object
     if not obj.get("id"):
@@ -131,7 +131,7 @@ def _mirror(event: WebhookEvent, route: Route, organization: Organization | None
     watermark = route.watermark(organization, obj) if organization is not None else None
     newer = watermark is None or event.created_at > watermark
     if newer and stripe_mirror.payload_is_complete(obj, api_version=event.api_version):
-        stripe_mirror.stripe_object_sync(model=route.mirror, data=obj, api_key=api_key)
+        stripe_mirror.stripe_object_sync(model=route.mirror, data=obj, api_key=api_key, owner=owner)
     else:
         stripe_mirror.stripe_object_reread(model=route.mirror, object_id=obj["id"], api_key=api_key)
     for model, related_id in route.current_related(obj):

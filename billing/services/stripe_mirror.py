@@ -20,6 +20,7 @@ from django.conf import settings
 
 from aragora_site.caches import process_cache
 from billing import stripe_reads
+from billing.services import stripe_rows
 
 KeyRow = tuple[int, str, str, bool, str | None]  # djstripe_id, secret, type, livemode, owner account id
 
@@ -195,9 +196,14 @@ def _with_pages(value: Any) -> Any:
     return value
 
 
-def stripe_object_sync(*, model: str, data: dict[str, Any], api_key: str) -> Any:
-    """Create or update dj-stripe's copy of a Stripe object from a complete event payload."""
-    return _model(model).sync_from_stripe_data(_with_pages(data), api_key=api_key)
+def stripe_object_sync(*, model: str, data: dict[str, Any], api_key: str, owner: Any = None) -> None:
+    """Create or update dj-stripe's copy of a Stripe object from a complete event payload.
+
+    Plain subscriptions and invoices are written in a few statements (`stripe_rows`); anything else goes through
+    dj-stripe's generic sync. `owner` is dj-stripe's owner account of `api_key`, when known.
+    """
+    if not stripe_rows.stripe_rows_write(model=model, data=data, owner=owner):
+        _model(model).sync_from_stripe_data(_with_pages(data), api_key=api_key)
 
 
 def stripe_object_read(*, model: str, object_id: str, api_key: str) -> Any:
