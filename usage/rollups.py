@@ -201,6 +201,8 @@ def rollups_apply(
     of data-modifying CTEs, with `insert` (the events' own INSERT and its parameters, when given) in it too:
     one round trip for the whole write. Elsewhere `insert` runs first, then one upsert per rollup.
     """
+    if len(items) == 1 and connection.vendor != "postgresql":
+        return _apply_one(organization_id, items[0], insert)
     grouped = {model: rows for model, rows in group_events(items).items() if rows}
     if not grouped:
         return {}
@@ -213,6 +215,37 @@ def rollups_apply(
         for model, rows in grouped.items():
             totals = upsert(model, organization_id, rows, cursor)
             months.update({key[0]: cost for key, cost in totals.items()})
+    return months
+
+
+def _apply_one(organization_id: uuid.UUID, item: Countable, insert: tuple[str, list] | None) -> dict[str, Decimal]:
+    """One event (SQLite's single-event path): its counters adapted once, the same for each of its rollup rows."""
+    conn = connections[DEFAULT_DB_ALIAS]
+    counters = _new_counters()
+    _add(
+        counters,
+        event_type=item.event_type,
+        tokens_in=item.tokens_in,
+        tokens_out=item.tokens_out,
+        cost=item.cost_usd,
+        parts=(item.cache_read_tokens, item.cache_write_tokens, item.reasoning_tokens),
+    )
+    adapted = [value if type(value) is int else _adapt(value, conn) for value in counters]
+    day = utc_day(item.created_at)
+    keys = _keys(day, item.provider, item.model, _id_key(item.user_id), _id_key(item.api_key_id))
+    organization, stored_day = _adapt(organization_id, conn), _adapt(day, conn)
+    months: dict[str, Decimal] = {}
+    with driver_cursor() as cursor:
+        if insert is not None:
+            cursor.execute(*insert)
+        for model, key in keys.items():
+            key_params = [stored_day if isinstance(value, date) else value for value in key]
+            cursor.execute(
+                _upsert_sql_for(conn.vendor, model, 1, model is UsageMonthly), [organization, *key_params, *adapted]
+            )
+            if model is UsageMonthly:
+                month, cost = cursor.fetchone()
+                months[month] = _COST.from_db_value(cost, None, conn)
     return months
 
 

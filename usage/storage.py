@@ -129,10 +129,12 @@ INLINE_EVENTS = 100  # up to this many events, PostgreSQL takes them in the roll
 
 
 def events_insert_statement(params: list[list]) -> tuple[str, list]:
-    """Return the INSERT of these events (as events_params made them) and its parameters, for one statement."""
+    """Return the INSERT of these events (as events_params made them) and its parameters, for one statement on a
+    driver cursor (see driver_cursor)."""
     sql = _insert_plan(connection.vendor)[0]
     head, _, row = sql.partition(" VALUES ")
-    return f"{head} VALUES {', '.join([row] * len(params))}", [value for values in params for value in values]
+    sql = driver_sql(f"{head} VALUES {', '.join([row] * len(params))}")
+    return sql, [value for values in params for value in values]
 
 
 def member_ids(organization_id: uuid.UUID, wanted: set[uuid.UUID]) -> set[uuid.UUID]:

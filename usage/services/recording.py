@@ -198,13 +198,12 @@ def _record(organization: Organization, rows: list[PricedEvent], params: dict[in
     debates_consume(organization, fresh, budget)
     rows_params = [params[id(row)] for row in fresh]
     insert = None
-    if fresh and connection.vendor == "postgresql" and len(fresh) <= storage.INLINE_EVENTS:
-        insert = storage.events_insert_statement(rows_params)  # one round trip with the rollups
+    if fresh and len(fresh) <= (storage.INLINE_EVENTS if connection.vendor == "postgresql" else 1):
+        insert = storage.events_insert_statement(rows_params)  # with the rollups: one statement on PostgreSQL
     else:
         storage.events_insert(rows_params)
     month_totals = rollups.rollups_apply(organization_id=organization.pk, items=fresh, insert=insert)
-    current = month_key(current_period_start())
-    if budget is not None and current in month_totals:
+    if budget is not None and (current := month_key(current_period_start())) in month_totals:
         budget_alerts_check(organization, budget, month_totals[current])
     result = RecordResult(
         recorded=len(fresh),
