@@ -11,9 +11,11 @@ Every round runs one fresh process per database and per code version, in alterna
 and, as "before", the files of `--baseline` (default: the revision before webhook events stopped re-reading
 every object from Stripe inside their transaction, taken with `git archive`). Each process first delivers
 `--warmup` events to organizations of its own, then measures new events, duplicate deliveries and the signature
-check alone. The table shows the median of the rounds and each version's ratio to "before" on the same machine
-at the same time. PostgreSQL is measured when one answers on
-127.0.0.1:5432 (database bench_webhooks, created and dropped per run); DATABASE_URL picks another server.
+check alone. Each measured organization's first event is the first time dj-stripe sees its customer (a Stripe
+read and dj-stripe's generic sync); `--known-customers` introduces every customer before measuring instead, as a
+live service has met them at checkout. The table shows the median of the rounds and each version's ratio to
+"before" on the same machine at the same time. PostgreSQL is measured when one answers on 127.0.0.1:5432
+(database bench_webhooks, created and dropped per run); DATABASE_URL picks another server.
 """
 
 from __future__ import annotations
@@ -93,8 +95,10 @@ def _child(args: argparse.Namespace) -> dict:
 
     stripe_plugin.PRICES.update({t: (f"price_bench_{t}", 0) for t in ["starter", "professional", "enterprise"]})
     secret = os.environ["STRIPE_WEBHOOK_SECRET"]
-    warmup = _payloads(fake, subscribed_organization, n_events=args.warmup, n_orgs=max(1, args.orgs // 6))
-    payloads = _payloads(fake, subscribed_organization, n_events=args.events, n_orgs=args.orgs)
+    warmup, _ = _payloads(fake, subscribed_organization, n_events=args.warmup, n_orgs=max(1, args.orgs // 6))
+    payloads, introductions = _payloads(fake, subscribed_organization, n_events=args.events, n_orgs=args.orgs)
+    if args.known_customers:  # each measured organization's customer is seen once before: the steady state
+        warmup += introductions
     client = Client()
     queries = [0]
 
@@ -164,10 +168,17 @@ def _child(args: argparse.Namespace) -> dict:
     return result
 
 
-def _payloads(fake, subscribed_organization, *, n_events: int, n_orgs: int) -> list[bytes]:
-    """Signed-later event bodies over `n_orgs` new organizations: subscription updates, failed and paid invoices."""
+def _payloads(fake, subscribed_organization, *, n_events: int, n_orgs: int) -> tuple[list[bytes], list[bytes]]:
+    """Signed-later event bodies over `n_orgs` new organizations: subscription updates, failed and paid invoices.
+
+    Also returns one older subscription event per organization, which introduces its customer to dj-stripe.
+    """
     subs = [subscribed_organization(fake, tier="professional") for _ in range(n_orgs)]
     start = int(time.time()) - n_events - 10
+    introductions = [
+        json.dumps(fake.event("customer.subscription.updated", s.subscription, created=start - 60)).encode()
+        for s in subs
+    ]
     payloads = []
     for n in range(n_events):
         s = subs[n % len(subs)]
@@ -180,7 +191,7 @@ def _payloads(fake, subscribed_organization, *, n_events: int, n_orgs: int) -> l
             invoice = fake.add_invoice(subscription_id=s.subscription["id"], status="open" if kind == 1 else "paid")
             event = fake.event("invoice.payment_failed" if kind == 1 else "invoice.paid", invoice, created=created)
         payloads.append(json.dumps(event).encode())
-    return payloads
+    return payloads, introductions
 
 
 def _postgres_reachable() -> bool:
@@ -200,6 +211,7 @@ def _recreate_postgres_database(drop_only: bool = False) -> None:
 def _run(backend: str, args: argparse.Namespace, app_root: str = "") -> dict:
     command = [sys.executable, __file__, "--child", backend, "--events", str(args.events), "--orgs", str(args.orgs)]
     command += ["--warmup", str(args.warmup)] + (["--profile"] if args.profile else [])
+    command += ["--known-customers"] if args.known_customers else []
     command += ["--app-root", app_root] if app_root else []
     if backend == "postgres":
         _recreate_postgres_database()
@@ -231,6 +243,11 @@ def main() -> None:
     parser.add_argument("--orgs", type=int, default=30)
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--warmup", type=int, default=60)
+    parser.add_argument(
+        "--known-customers",
+        action="store_true",
+        help="introduce each measured organization's customer before measuring (no first sightings measured)",
+    )
     parser.add_argument("--only", choices=["sqlite", "postgres"], help="measure one database")
     parser.add_argument("--profile", action="store_true", help="print a cProfile of the measured events")
     parser.add_argument(
@@ -260,7 +277,12 @@ def main() -> None:
 
     print(
         f"{args.events} new events over {args.orgs} organizations (subscription updates, failed and paid invoices), "
-        f"after {args.warmup} warm-up events; median of {args.rounds} rounds, runs alternating"
+        f"after {args.warmup} warm-up events; median of {args.rounds} rounds, runs alternating; "
+        + (
+            "every customer seen before"
+            if args.known_customers
+            else "each organization's first event is its first sighting"
+        )
     )
     print(
         "| Code | Database | events/s (min-max) | ms/event | applied | queries/event | Stripe calls/event "
