@@ -202,7 +202,14 @@ def stripe_object_sync(*, model: str, data: dict[str, Any], api_key: str, owner:
     Plain subscriptions and invoices are written in a few statements (`stripe_rows`); anything else goes through
     dj-stripe's generic sync. `owner` is dj-stripe's owner account of `api_key`, when known.
     """
-    if not stripe_rows.stripe_rows_write(model=model, data=data, owner=owner):
+    try:
+        written = stripe_rows.stripe_rows_write(model=model, data=data, owner=owner)
+    except stripe_rows.CustomerNotStored as missing:
+        # A customer's first event: dj-stripe reads the customer from Stripe and stores it, as its own sync of
+        # the object would, and the object's rows go in after it.
+        stripe_object_reread(model="Customer", object_id=missing.customer_id, api_key=api_key)
+        written = stripe_rows.stripe_rows_write(model=model, data=data, owner=owner)
+    if not written:
         _model(model).sync_from_stripe_data(_with_pages(data), api_key=api_key)
 
 

@@ -66,10 +66,19 @@ class _Rows:
             self.needs[kind].add(stripe_id)
 
 
+class CustomerNotStored(Exception):
+    """The payload's customer is the one reference dj-stripe does not hold yet: store it, then write again."""
+
+    def __init__(self, customer_id: str) -> None:
+        super().__init__(customer_id)
+        self.customer_id = customer_id
+
+
 def _references(plan: _Rows) -> dict[str, dict[str, int]] | None:
     """Read every reference `plan` needs in one query; None when one is missing or an item has tax-rate links.
 
-    Returns {kind: {stripe id: dj-stripe row id}}.
+    Returns {kind: {stripe id: dj-stripe row id}}. Raises CustomerNotStored when the customer is all that is
+    missing (a customer's first event).
     """
     from djstripe.models import Customer, Price, Subscription, SubscriptionItem
 
@@ -99,9 +108,10 @@ def _references(plan: _Rows) -> dict[str, dict[str, int]] | None:
                 found[kind][stripe_id] = row_id
     if found["tax_rate_link"]:
         return None
-    if any(not ids <= found[kind].keys() for kind, ids in plan.needs.items()):
-        return None
-    return found
+    missing = {kind for kind, ids in plan.needs.items() if not ids <= found[kind].keys()}
+    if missing == {_CUSTOMER}:
+        raise CustomerNotStored(next(iter(plan.needs[_CUSTOMER])))
+    return None if missing else found
 
 
 def _upsert(model: type[models.Model], rows: list[dict[str, Any]]) -> None:
@@ -226,6 +236,7 @@ def stripe_rows_write(*, model: str, data: dict[str, Any], owner: Any) -> bool:
     """Write dj-stripe's rows for a complete, plain payload of `model`; return False (nothing written) otherwise.
 
     `owner` is dj-stripe's owner account of the API key in use. Call it inside the event's transaction.
+    Raises CustomerNotStored (nothing written) when the payload is plain but its customer is not stored yet.
     """
     writer = _WRITERS.get(model)
     if writer is None or owner is None or not data.get("id") or data.get("object") != model.lower():

@@ -12,11 +12,12 @@ from typing import Any
 
 import pytest
 from django.db import connection, transaction
+from django.test.utils import CaptureQueriesContext
 from djstripe.models import Customer, Invoice, LineItem, Price, Subscription, SubscriptionItem, TaxRate
 
 from billing import stripe_client
 from billing.services import stripe_mirror
-from billing.services.stripe_rows import stripe_rows_write
+from billing.services.stripe_rows import CustomerNotStored, stripe_rows_write
 from tests.billing.factories import subscribed_organization
 from tests.fakes.stripe_plugin import PRICES, deliver
 
@@ -33,7 +34,7 @@ def _stored() -> dict[str, list[dict[str, Any]]]:
             ({k: v for k, v in row.items() if k not in UNCOMPARED} for row in model.objects.values()),
             key=lambda row: row["id"],
         )
-        for model in (Subscription, SubscriptionItem, Invoice, LineItem)
+        for model in (Customer, Subscription, SubscriptionItem, Invoice, LineItem)
     }
     rows["item tax rates"] = sorted(SubscriptionItem.tax_rates.through.objects.values_list("subscriptionitem__id"))
     return rows
@@ -51,15 +52,25 @@ def stripe_world(fake_stripe):
         yield fake_stripe, subscribed, owner, api_key
 
 
-def _both_ways(world, model: str, data: dict[str, Any]) -> tuple[dict, dict]:
-    """The rows after dj-stripe's sync and after the direct write, each from the state before; keeps the second."""
+def _both_ways(world, model: str, data: dict[str, Any], *, through_mirror: bool = False) -> tuple[dict, dict]:
+    """The rows after dj-stripe's sync and after the direct write, each from the state before; keeps the second.
+
+    `through_mirror` writes through `stripe_object_sync` (which stores an unknown customer first) instead.
+    """
     _, _, owner, api_key = world
     with transaction.atomic():
         before = transaction.savepoint()
         MODELS[model].sync_from_stripe_data(stripe_mirror._with_pages(copy.deepcopy(data)), api_key=api_key)
         generic = _stored()
         transaction.savepoint_rollback(before)
-        assert stripe_rows_write(model=model, data=copy.deepcopy(data), owner=owner) is True
+        if through_mirror:
+            with CaptureQueriesContext(connection) as statements:
+                stripe_mirror.stripe_object_sync(model=model, data=copy.deepcopy(data), api_key=api_key, owner=owner)
+            # dj-stripe's generic sync of the object reads it back by id; the direct write never does.
+            reads = [q["sql"] for q in statements.captured_queries if q["sql"].startswith("SELECT")]
+            assert not [sql for sql in reads if f'FROM "{MODELS[model]._meta.db_table}"' in sql], reads
+        else:
+            assert stripe_rows_write(model=model, data=copy.deepcopy(data), owner=owner) is True
         direct = _stored()
     return generic, direct
 
@@ -123,6 +134,22 @@ def test_a_new_invoice_and_then_its_payment_are_stored_as_djstripe_stores_them(s
     assert LineItem.objects.get(id="il_second0001").stripe_data["amount"] == 500
 
 
+def test_a_first_event_of_a_customer_stores_the_customer_then_the_rows_as_djstripe_does(stripe_world):
+    fake, _, owner, _ = stripe_world
+    customer = fake.add_customer(email="new@example.com", metadata={"org_id": "x"})
+    sub = fake.add_subscription(customer_id=customer["id"], price_id=PRICES["starter"][0])
+    before = _stored()
+    with pytest.raises(CustomerNotStored):
+        stripe_rows_write(model="Subscription", data=sub, owner=owner)
+    assert _stored() == before
+
+    generic, direct = _both_ways(stripe_world, "Subscription", sub, through_mirror=True)
+
+    assert direct == generic
+    assert Customer.objects.get(id=customer["id"]).email == "new@example.com"
+    assert Subscription.objects.get(id=sub["id"]).customer_id == customer["id"]
+
+
 def test_an_invoice_naming_its_subscription_at_the_top_keeps_it_until_a_payload_clears_it(stripe_world):
     """Older API versions name the subscription on the invoice and its lines; a key left out keeps what is stored."""
     fake, (starter, _), _, _ = stripe_world
@@ -153,7 +180,7 @@ def _with_tax_rate_link(item_id: str) -> None:
 @pytest.mark.parametrize(
     "case",
     [
-        "unknown customer",
+        "unknown customer and price",
         "unknown price",
         "item tax rates",
         "subscription discounts",
@@ -166,8 +193,9 @@ def test_a_subscription_that_is_not_plain_is_left_to_djstripe_and_nothing_is_wri
     _, (starter, _), _, _ = stripe_world
     sub = copy.deepcopy(starter.subscription) | {"status": "canceled"}
     item = sub["items"]["data"][0]
-    if case == "unknown customer":
+    if case == "unknown customer and price":
         sub["customer"] = "cus_neverseen0001"
+        item["price"] = item["price"] | {"id": "price_neverseen0001"}
     elif case == "unknown price":
         item["price"] = item["price"] | {"id": "price_neverseen0001"}
     elif case == "item tax rates":
