@@ -8,7 +8,9 @@ shapes this service receives (references to rows dj-stripe already holds, no dis
 The field values come from dj-stripe's own mapping (each field's `stripe_to_db`, as `_stripe_object_to_record`
 does), and the write keeps dj-stripe's rules: the object and its subscription items are created or updated, an
 invoice's lines are created once and never updated, a reference missing from the payload keeps its stored value.
-Any other shape returns False having written nothing, and the caller syncs it the generic way.
+Any other shape returns False having written nothing, and the caller syncs it the generic way. A plain payload
+whose customer dj-stripe has not met yet raises CustomerNotStored, also having written nothing: the caller has
+dj-stripe store the customer, then writes again.
 """
 
 from __future__ import annotations
@@ -54,7 +56,7 @@ def _columns(model: type[models.Model], data: dict[str, Any]) -> dict[str, Any]:
 
 @dataclass
 class _Rows:
-    """What one payload writes, and the references that must exist for it to be written this way."""
+    """The references one payload needs stored, and the items that must have no tax-rate links, to be written here."""
 
     needs: dict[str, set[str]] = field(
         default_factory=lambda: {_CUSTOMER: set(), _PRICE: set(), _SUBSCRIPTION: set(), _SUBSCRIPTION_ITEM: set()}
