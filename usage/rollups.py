@@ -199,7 +199,8 @@ def rollups_apply(
 
     On PostgreSQL, the upserts of a batch that fits in one chunk per rollup go to the server as one statement
     of data-modifying CTEs, with `insert` (the events' own INSERT and its parameters, when given) in it too:
-    one round trip for the whole write. Elsewhere `insert` runs first, then one upsert per rollup.
+    one round trip for the whole write. Elsewhere `insert` runs first, then one upsert per rollup; a single event
+    (`record_event`'s path) skips the grouping and adapts its counters once for all of its rows.
     """
     if len(items) == 1 and connection.vendor != "postgresql":
         return _apply_one(organization_id, items[0], insert)
