@@ -100,6 +100,18 @@ class Countable(Protocol):
     cost_usd: Decimal
 
 
+def _add_event(counters: list, item: Countable) -> None:
+    """Add one event's amounts to counters laid out as COUNTERS."""
+    _add(
+        counters,
+        event_type=item.event_type,
+        tokens_in=item.tokens_in,
+        tokens_out=item.tokens_out,
+        cost=item.cost_usd,
+        parts=(item.cache_read_tokens, item.cache_write_tokens, item.reasoning_tokens),
+    )
+
+
 def group_events(items: Iterable[Countable]) -> dict[type[RollupCounters], dict[tuple, list]]:
     """Return every rollup row that `items` add to, with the amounts to add."""
     finest: dict[tuple, list] = defaultdict(_new_counters)
@@ -111,14 +123,7 @@ def group_events(items: Iterable[Countable]) -> dict[type[RollupCounters], dict[
             _id_key(item.user_id),
             _id_key(item.api_key_id),
         )
-        _add(
-            finest[key],
-            event_type=item.event_type,
-            tokens_in=item.tokens_in,
-            tokens_out=item.tokens_out,
-            cost=item.cost_usd,
-            parts=(item.cache_read_tokens, item.cache_write_tokens, item.reasoning_tokens),
-        )
+        _add_event(finest[key], item)
     grouped: dict[type[RollupCounters], dict[tuple, list]] = {model: defaultdict(_new_counters) for model in ROLLUPS}
     for finest_key, counters in finest.items():
         for model, key in _keys(*finest_key).items():
@@ -223,14 +228,7 @@ def _apply_one(organization_id: uuid.UUID, item: Countable, insert: tuple[str, l
     """One event (SQLite's single-event path): its counters adapted once, the same for each of its rollup rows."""
     conn = connections[DEFAULT_DB_ALIAS]
     counters = _new_counters()
-    _add(
-        counters,
-        event_type=item.event_type,
-        tokens_in=item.tokens_in,
-        tokens_out=item.tokens_out,
-        cost=item.cost_usd,
-        parts=(item.cache_read_tokens, item.cache_write_tokens, item.reasoning_tokens),
-    )
+    _add_event(counters, item)
     adapted = [value if type(value) is int else _adapt(value, conn) for value in counters]
     day = utc_day(item.created_at)
     keys = _keys(day, item.provider, item.model, _id_key(item.user_id), _id_key(item.api_key_id))

@@ -128,13 +128,16 @@ def events_insert(params: list[list]) -> None:
 INLINE_EVENTS = 100  # up to this many events, PostgreSQL takes them in the rollups' statement rather than by COPY
 
 
+@functools.lru_cache(maxsize=INLINE_EVENTS + 4)
+def _insert_sql(vendor: str, rows: int) -> str:
+    head, _, row = _insert_plan(vendor)[0].partition(" VALUES ")
+    return driver_sql(f"{head} VALUES {', '.join([row] * rows)}")
+
+
 def events_insert_statement(params: list[list]) -> tuple[str, list]:
     """Return the INSERT of these events (as events_params made them) and its parameters, for one statement on a
     driver cursor (see driver_cursor)."""
-    sql = _insert_plan(connection.vendor)[0]
-    head, _, row = sql.partition(" VALUES ")
-    sql = driver_sql(f"{head} VALUES {', '.join([row] * len(params))}")
-    return sql, [value for values in params for value in values]
+    return _insert_sql(connection.vendor, len(params)), [value for values in params for value in values]
 
 
 def member_ids(organization_id: uuid.UUID, wanted: set[uuid.UUID]) -> set[uuid.UUID]:

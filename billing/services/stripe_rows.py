@@ -210,7 +210,7 @@ def _invoice(data: dict[str, Any], owner_id: str) -> bool:
     row = {**_columns(Invoice, data), "customer_id": customer, **owner}
     for name in (*_INVOICE_UNSYNCED, "subscription"):
         if name in data:  # a reference the payload leaves out keeps what is stored
-            row[f"{name}_id"] = _id(data[name]) if name == "subscription" else None
+            row[f"{name}_id"] = _id(data[name])
     _upsert(Invoice, [row])
 
     line_rows = []
