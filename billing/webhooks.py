@@ -24,6 +24,7 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from accounts.models import Organization
+from aragora_site import db
 from billing import selectors, stripe_client
 from billing.models import StripeEventOutcome, StripeEventReceipt
 from billing.services import grace, stripe_mirror, subscriptions
@@ -46,25 +47,29 @@ class _AlreadyClaimed(Exception):
 
 def _claim(event: WebhookEvent) -> StripeEventReceipt:
     """Insert the event's receipt as the transaction's first write; raise _AlreadyClaimed for a duplicate."""
+    receipt = StripeEventReceipt(event_id=event.id, type=event.type, stripe_created=event.created_at)
     try:
-        return StripeEventReceipt.objects.create(event_id=event.id, type=event.type, stripe_created=event.created_at)
+        return db.instance_insert(receipt)
     except IntegrityError as exc:
         raise _AlreadyClaimed from exc
 
 
-def _record_trigger(event: WebhookEvent, *, meta: dict[str, Any], djstripe_event: Any = None, error: str = "") -> None:
+def _trigger(event: WebhookEvent, *, meta: dict[str, Any], djstripe_event: Any = None, error: str = "") -> db.Statement:
+    """Return the INSERT of dj-stripe's record of the delivery (a WebhookEventTrigger): the body, and any error."""
     from djstripe.models import WebhookEventTrigger
 
-    WebhookEventTrigger.objects.create(
-        remote_ip=meta.get("remote_ip") or "0.0.0.0",  # noqa: S104 (a record, not a bind address)
-        headers=meta.get("headers") or {},
-        body=json.dumps(event.raw),
-        valid=True,
-        processed=not error,
-        exception=error[:128],
-        traceback=traceback.format_exc() if error else "",
-        event=djstripe_event,
-    )
+    event_key = WebhookEventTrigger._meta.get_field("event").target_field.attname  # dj-stripe links by Stripe id
+    row = {
+        "remote_ip": meta.get("remote_ip") or "0.0.0.0",  # noqa: S104 (a record, not a bind address)
+        "headers": meta.get("headers") or {},
+        "body": json.dumps(event.raw),
+        "valid": True,
+        "processed": not error,
+        "exception": error[:128],
+        "traceback": traceback.format_exc() if error else "",
+        "event_id": getattr(djstripe_event, event_key) if djstripe_event is not None else None,
+    }
+    return db.insert_statement(WebhookEventTrigger, [row])
 
 
 def stripe_event_ingest(*, event: WebhookEvent, meta: dict[str, Any] | None = None) -> IngestResult:
@@ -98,8 +103,15 @@ def _apply(event: WebhookEvent, meta: dict[str, Any], *, reads: StripeReads, own
         _mirror(event, route, organization, api_key=api_key, owner=owner)
         outcome = route.handler(event, organization)
     receipt.outcome, receipt.organization = outcome, organization
-    receipt.save(update_fields=["outcome", "organization"])
-    _record_trigger(event, meta=meta, djstripe_event=djstripe_event)
+    db.statements_run(
+        db.update_statement(
+            StripeEventReceipt,
+            {"outcome": outcome, "organization_id": receipt.organization_id},
+            where="id",
+            equals=receipt.pk,
+        ),
+        _trigger(event, meta=meta, djstripe_event=djstripe_event),
+    )
     reads.raise_deferred()
     return IngestResult(duplicate=False, outcome=outcome, receipt=receipt)
 
@@ -140,7 +152,7 @@ def _mirror(event: WebhookEvent, route: Route, organization: Organization | None
 
 def _record_failure(event: WebhookEvent, meta: dict[str, Any], exc: Exception) -> None:
     try:
-        _record_trigger(event, meta=meta, error=f"{type(exc).__name__}: {exc}")
+        db.statements_run(_trigger(event, meta=meta, error=f"{type(exc).__name__}: {exc}"))
     except Exception:
         logger.exception("Could not record the failure of Stripe event %s", event.id)
 

@@ -18,6 +18,7 @@ from typing import Any
 
 from django.conf import settings
 
+from aragora_site import db
 from aragora_site.caches import process_cache
 from billing import stripe_reads
 from billing.services import stripe_rows
@@ -159,7 +160,7 @@ def stripe_event_record(*, raw: dict[str, Any], owner: Any) -> Any:
     """Store dj-stripe's row of the event itself, with the fields dj-stripe gives it (no dj-stripe handler runs)."""
     request = raw.get("request")
     request = request if isinstance(request, dict) else {"id": request}
-    return _model("Event").objects.create(
+    event = _model("Event")(
         id=raw["id"],
         type=raw["type"],
         api_version=raw.get("api_version") or "",
@@ -171,6 +172,7 @@ def stripe_event_record(*, raw: dict[str, Any], owner: Any) -> Any:
         stripe_data=raw,
         djstripe_owner_account=owner,
     )
+    return db.instance_insert(event)
 
 
 class _Page(dict):

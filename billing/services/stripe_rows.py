@@ -20,6 +20,8 @@ from typing import Any
 
 from django.db import connection, models
 
+from aragora_site import db
+
 # References a plain payload may carry, each checked against dj-stripe's table before anything is written.
 _CUSTOMER, _PRICE, _SUBSCRIPTION, _SUBSCRIPTION_ITEM = "customer", "price", "subscription", "subscription_item"
 
@@ -116,16 +118,15 @@ def _references(plan: _Rows) -> dict[str, dict[str, int]] | None:
     return None if missing else found
 
 
-def _upsert(model: type[models.Model], rows: list[dict[str, Any]]) -> None:
-    """Create or update rows by Stripe id in one statement (dj-stripe's row id and creation time are kept).
+def _upsert(model: type[models.Model], rows: list[dict[str, Any]]) -> db.Statement:
+    """Return the statement that creates or updates rows by Stripe id (dj-stripe's row id and creation time kept).
 
     Every row sets the same columns.
     """
     if not rows:
-        return
-    columns = sorted(rows[0].keys() - {"id"} | {"djstripe_updated"})
-    model.objects.bulk_create(
-        [model(**row) for row in rows], update_conflicts=True, unique_fields=["id"], update_fields=columns
+        return "", []
+    return db.insert_statement(
+        model, rows, conflict="id", update=sorted(rows[0].keys() - {"id"} | {"djstripe_updated"})
     )
 
 
@@ -155,8 +156,8 @@ def _subscription(data: dict[str, Any], owner_id: str) -> bool:
     if found is None:
         return False
     owner = {"djstripe_owner_account_id": owner_id}
-    _upsert(Subscription, [{**_columns(Subscription, data), "customer_id": customer, **owner}])
-    _upsert(
+    subscription = _upsert(Subscription, [{**_columns(Subscription, data), "customer_id": customer, **owner}])
+    items_upsert = _upsert(
         SubscriptionItem,
         [
             {
@@ -168,6 +169,7 @@ def _subscription(data: dict[str, Any], owner_id: str) -> bool:
             for item in items
         ],
     )
+    db.statements_run(subscription, items_upsert)
     return True
 
 
@@ -211,7 +213,6 @@ def _invoice(data: dict[str, Any], owner_id: str) -> bool:
     for name in (*_INVOICE_UNSYNCED, "subscription"):
         if name in data:  # a reference the payload leaves out keeps what is stored
             row[f"{name}_id"] = _id(data[name])
-    _upsert(Invoice, [row])
 
     line_rows = []
     for line in lines:
@@ -226,8 +227,8 @@ def _invoice(data: dict[str, Any], owner_id: str) -> bool:
             if name in stored:
                 line_row[f"{name}_id"] = _id(stored[name])
         line_rows.append(line_row)
-    if line_rows:
-        LineItem.objects.bulk_create([LineItem(**line_row) for line_row in line_rows], ignore_conflicts=True)
+    # Lines are created once, never updated.
+    db.statements_run(_upsert(Invoice, [row]), db.insert_statement(LineItem, line_rows, conflict="id"))
     return True
 
 

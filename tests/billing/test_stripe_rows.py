@@ -232,8 +232,9 @@ def test_an_invoice_that_is_not_plain_is_left_to_djstripe_and_nothing_is_written
     assert not Invoice.objects.filter(id=invoice["id"]).exists()
 
 
-def test_a_warm_subscription_event_writes_djstripes_rows_in_three_statements(stripe_world):
-    """The webhook takes the direct write for a plain payload: one read of the references, one upsert per table."""
+def test_a_warm_subscription_event_writes_djstripes_rows_in_a_few_statements(stripe_world):
+    """The webhook takes the direct write for a plain payload: one read of the references, one upsert per table
+    (on PostgreSQL both upserts travel as one statement)."""
     fake, (starter, _), _, _ = stripe_world
     changed = fake.update(starter.subscription["id"], cancel_at_period_end=True)
     event = fake.event("customer.subscription.updated", changed, created=int(time.time()) - 5)
@@ -247,7 +248,7 @@ def test_a_warm_subscription_event_writes_djstripes_rows_in_three_statements(str
         assert deliver(event).status_code == 200
 
     djstripe_statements = [s for s in statements if "djstripe_subscription" in s or "djstripe_customer" in s]
-    assert len(djstripe_statements) == 3, djstripe_statements
+    assert len(djstripe_statements) == (2 if connection.vendor == "postgresql" else 3), djstripe_statements
     assert not [s for s in statements if s.startswith("SAVEPOINT")]
     assert Subscription.objects.get(id=changed["id"]).stripe_data["cancel_at_period_end"] is True
     assert Customer.objects.filter(id=starter.customer["id"]).exists() and Price.objects.exists()
