@@ -168,15 +168,20 @@ def rows_insert(
     return [row[0] for row in found]
 
 
-def instance_insert(obj: models.Model) -> models.Model:
-    """Insert a new model instance as `obj.save()` would (no signals), set its primary key and return it."""
-    model = type(obj)
+def instance_row(obj: models.Model) -> dict[str, Any]:
+    """Return a new model instance's values for insert_statement, setting its auto_now times as `save()` does."""
     now = timezone.now()
     row = {}
-    for f in _insert_fields(model):
+    for f in _insert_fields(type(obj)):
         if getattr(f, "auto_now", False) or getattr(f, "auto_now_add", False):
             setattr(obj, f.attname, now)
         row[f.attname] = getattr(obj, f.attname)
+    return row
+
+
+def instance_insert(obj: models.Model) -> models.Model:
+    """Insert a new model instance as `obj.save()` would (no signals), set its primary key and return it."""
+    model, row = type(obj), instance_row(obj)
     pk = model._meta.pk
     if pk.db_returning:  # an auto-increment key: the database picks it
         setattr(obj, pk.attname, rows_insert(model, [row], returning=pk.attname)[0])

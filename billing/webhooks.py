@@ -38,20 +38,34 @@ logger = logging.getLogger("aragora.billing.webhooks")
 class IngestResult:
     duplicate: bool
     outcome: StripeEventOutcome | None
-    receipt: StripeEventReceipt | None
 
 
 class _AlreadyClaimed(Exception):
     """Another delivery of the event committed first (or holds the claim)."""
 
 
-def _claim(event: WebhookEvent) -> StripeEventReceipt:
-    """Insert the event's receipt as the transaction's first write; raise _AlreadyClaimed for a duplicate."""
+def _claim(event: WebhookEvent, *, owner: Any) -> Any:
+    """Insert the event's receipt and dj-stripe's row of the event, as the transaction's first writes (together on
+    PostgreSQL); return that row. Raise _AlreadyClaimed for a duplicate.
+
+    dj-stripe may hold the event's row already (synced from Stripe's event list), and keeps it.
+    """
+    from djstripe.models import Event
+
     receipt = StripeEventReceipt(event_id=event.id, type=event.type, stripe_created=event.created_at)
+    djstripe_event = stripe_mirror.stripe_event_unsaved(raw=event.raw, owner=owner)
     try:
-        return db.instance_insert(receipt)
-    except IntegrityError as exc:
+        inserted = db.statements_run(
+            db.insert_statement(StripeEventReceipt, [db.instance_row(receipt)]),
+            db.insert_statement(Event, [db.instance_row(djstripe_event)], conflict="id", returning="djstripe_id"),
+        )
+    except IntegrityError as exc:  # only the receipt can clash
         raise _AlreadyClaimed from exc
+    if not inserted:
+        return Event.objects.get(id=event.id)
+    djstripe_event.djstripe_id = inserted[0][0]
+    djstripe_event._state.adding = False
+    return djstripe_event
 
 
 def _trigger(event: WebhookEvent, *, meta: dict[str, Any], djstripe_event: Any = None, error: str = "") -> db.Statement:
@@ -79,10 +93,10 @@ def stripe_event_ingest(*, event: WebhookEvent, meta: dict[str, Any] | None = No
     try:
         with StripeReads() as reads, stripe_mirror.stripe_keys_remembered(api_key=api_key) as owner:
             if _read_ahead(event, api_key):
-                return IngestResult(duplicate=True, outcome=None, receipt=None)
+                return IngestResult(duplicate=True, outcome=None)
             return reads.run(lambda: _apply(event, meta, reads=reads, owner=owner, api_key=api_key))
     except _AlreadyClaimed:
-        return IngestResult(duplicate=True, outcome=None, receipt=None)
+        return IngestResult(duplicate=True, outcome=None)
     except Exception as exc:
         logger.exception("Stripe event %s (%s) failed; rolled back", event.id, event.type)
         stripe_mirror.stripe_keys_forget()  # in case the remembered owner account is what failed
@@ -92,8 +106,7 @@ def stripe_event_ingest(*, event: WebhookEvent, meta: dict[str, Any] | None = No
 
 @transaction.atomic
 def _apply(event: WebhookEvent, meta: dict[str, Any], *, reads: StripeReads, owner: Any, api_key: str) -> IngestResult:
-    receipt = _claim(event)
-    djstripe_event = stripe_mirror.stripe_event_record(raw=event.raw, owner=owner)
+    djstripe_event = _claim(event, owner=owner)
     route = ROUTES.get(event.type)
     if route is None:
         djstripe_event.invoke_webhook_handlers()  # dj-stripe's own sync of types we do not act on
@@ -102,18 +115,13 @@ def _apply(event: WebhookEvent, meta: dict[str, Any], *, reads: StripeReads, own
         organization = route.organization(event)
         _mirror(event, route, organization, api_key=api_key, owner=owner)
         outcome = route.handler(event, organization)
-    receipt.outcome, receipt.organization = outcome, organization
+    outcome_values = {"outcome": outcome, "organization_id": organization.pk if organization is not None else None}
     db.statements_run(
-        db.update_statement(
-            StripeEventReceipt,
-            {"outcome": outcome, "organization_id": receipt.organization_id},
-            where="id",
-            equals=receipt.pk,
-        ),
+        db.update_statement(StripeEventReceipt, outcome_values, where="event_id", equals=event.id),
         _trigger(event, meta=meta, djstripe_event=djstripe_event),
     )
     reads.raise_deferred()
-    return IngestResult(duplicate=False, outcome=outcome, receipt=receipt)
+    return IngestResult(duplicate=False, outcome=outcome)
 
 
 def _read_ahead(event: WebhookEvent, api_key: str) -> bool:

@@ -18,7 +18,6 @@ from typing import Any
 
 from django.conf import settings
 
-from aragora_site import db
 from aragora_site.caches import process_cache
 from billing import stripe_reads
 from billing.services import stripe_rows
@@ -156,11 +155,11 @@ def payload_is_complete(obj: dict[str, Any], *, api_version: str) -> bool:
     )
 
 
-def stripe_event_record(*, raw: dict[str, Any], owner: Any) -> Any:
-    """Store dj-stripe's row of the event itself, with the fields dj-stripe gives it (no dj-stripe handler runs)."""
+def stripe_event_unsaved(*, raw: dict[str, Any], owner: Any) -> Any:
+    """Return dj-stripe's row of the event itself, unsaved, with the fields dj-stripe gives it."""
     request = raw.get("request")
     request = request if isinstance(request, dict) else {"id": request}
-    event = _model("Event")(
+    return _model("Event")(
         id=raw["id"],
         type=raw["type"],
         api_version=raw.get("api_version") or "",
@@ -172,7 +171,6 @@ def stripe_event_record(*, raw: dict[str, Any], owner: Any) -> Any:
         stripe_data=raw,
         djstripe_owner_account=owner,
     )
-    return db.instance_insert(event)
 
 
 class _Page(dict):

@@ -240,6 +240,23 @@ def test_the_same_event_delivered_twice_changes_state_once(fake_stripe, notify):
     assert len(smtp.messages) == 1 and len(receiver.received) == 1
 
 
+def test_an_event_djstripe_already_holds_is_applied_once_and_its_row_kept(fake_stripe, notify):
+    """dj-stripe may have synced the event from Stripe's event list before its webhook arrives."""
+    s = subscribed_organization(fake_stripe)
+    event = fake_stripe.event("invoice.payment_failed", fake_stripe.add_invoice(subscription_id=s.subscription["id"]))
+    synced = Event.objects.create(id=event["id"], type=event["type"], data=event["data"], stripe_data=event)
+
+    first, second = deliver(event), deliver(event)
+
+    assert first.status_code == 200 and first.json()["outcome"] == "applied"
+    assert second.json()["duplicate"] is True
+    assert list(Event.objects.filter(id=event["id"]).values_list("djstripe_id", flat=True)) == [synced.djstripe_id]
+    trigger = WebhookEventTrigger.objects.get(processed=True)
+    assert trigger.event_id == event["id"]
+    s.org.refresh_from_db()
+    assert s.org.grace_until is not None
+
+
 # ---------------------------------------------------------------------------
 # Refused deliveries
 # ---------------------------------------------------------------------------
