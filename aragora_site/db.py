@@ -58,6 +58,10 @@ def driver_sql(sql: str) -> str:
 # ---------------------------------------------------------------------------
 # Rows written as the ORM writes them, by statements built once per shape
 # ---------------------------------------------------------------------------
+def _auto_time(f: models.Field) -> bool:
+    return getattr(f, "auto_now", False) or getattr(f, "auto_now_add", False)
+
+
 def _insert_fields(model: type[models.Model]) -> tuple[models.Field, ...]:
     """The columns an INSERT of `model` sets: every concrete field but a database-generated primary key."""
     return tuple(f for f in model._meta.concrete_fields if not (f.primary_key and f.db_returning))
@@ -114,7 +118,7 @@ def insert_statement(
         if unknown:
             raise TypeError(f"{model.__name__} has no field(s) {sorted(unknown)}")
         for f in fields:
-            if getattr(f, "auto_now", False) or getattr(f, "auto_now_add", False):
+            if _auto_time(f):
                 value = row.get(f.attname) or now
             else:
                 value = row[f.attname] if f.attname in row else f.get_default()
@@ -152,40 +156,12 @@ def statements_run(*statements: Statement) -> list[tuple]:
         return cursor.fetchall() if cursor.description else []
 
 
-def rows_insert(
-    model: type[models.Model],
-    rows: Sequence[dict[str, Any]],
-    *,
-    conflict: str = "",
-    update: Sequence[str] = (),
-    returning: str = "",
-) -> list[Any]:
-    """Insert `rows` of `model` in one statement (see insert_statement); return each inserted or updated row's
-    `returning` column."""
-    if not rows:
-        return []
-    found = statements_run(insert_statement(model, rows, conflict=conflict, update=update, returning=returning))
-    return [row[0] for row in found]
-
-
 def instance_row(obj: models.Model) -> dict[str, Any]:
     """Return a new model instance's values for insert_statement, setting its auto_now times as `save()` does."""
     now = timezone.now()
     row = {}
     for f in _insert_fields(type(obj)):
-        if getattr(f, "auto_now", False) or getattr(f, "auto_now_add", False):
+        if _auto_time(f):
             setattr(obj, f.attname, now)
         row[f.attname] = getattr(obj, f.attname)
     return row
-
-
-def instance_insert(obj: models.Model) -> models.Model:
-    """Insert a new model instance as `obj.save()` would (no signals), set its primary key and return it."""
-    model, row = type(obj), instance_row(obj)
-    pk = model._meta.pk
-    if pk.db_returning:  # an auto-increment key: the database picks it
-        setattr(obj, pk.attname, rows_insert(model, [row], returning=pk.attname)[0])
-    else:
-        rows_insert(model, [row])
-    obj._state.adding, obj._state.db = False, connection.alias
-    return obj

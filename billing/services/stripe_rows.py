@@ -3,7 +3,8 @@
 dj-stripe's generic `sync_from_stripe_data` gets or creates the object, each reference and each embedded item one
 ORM call at a time, most inside a savepoint: 11 to 14 statements for a subscription with one item. For the plain
 shapes this service receives (references to rows dj-stripe already holds, no discounts or tax rates to link)
-`stripe_rows_write` writes the same rows with one read of the references and one statement per table.
+`stripe_rows_write` writes the same rows with one read of the references and one statement per table (sent
+together on PostgreSQL).
 
 The field values come from dj-stripe's own mapping (each field's `stripe_to_db`, as `_stripe_object_to_record`
 does), and the write keeps dj-stripe's rules: the object and its subscription items are created or updated, an

@@ -24,15 +24,16 @@ def _stored(model, pk) -> dict:
     return row
 
 
-def test_an_inserted_instance_is_stored_as_save_stores_it_and_gets_its_key():
+def test_an_instances_row_is_stored_as_save_stores_it():
     by_orm = StripeEventReceipt.objects.create(event_id="evt_orm", type="invoice.paid", stripe_created=CREATED)
-    by_sql = db.instance_insert(StripeEventReceipt(event_id="evt_sql", type="invoice.paid", stripe_created=CREATED))
+    unsaved = StripeEventReceipt(event_id="evt_sql", type="invoice.paid", stripe_created=CREATED)
+    [(pk,)] = db.statements_run(db.insert_statement(StripeEventReceipt, [db.instance_row(unsaved)], returning="id"))
 
-    assert by_sql.pk is not None and by_sql.pk != by_orm.pk and not by_sql._state.adding
-    orm_row, sql_row = _stored(StripeEventReceipt, by_orm.pk), _stored(StripeEventReceipt, by_sql.pk)
+    assert pk != by_orm.pk
+    orm_row, sql_row = _stored(StripeEventReceipt, by_orm.pk), _stored(StripeEventReceipt, pk)
     assert orm_row.pop("event_id") == "evt_orm" and sql_row.pop("event_id") == "evt_sql"
-    orm_received, sql_received = orm_row.pop("received_at"), sql_row.pop("received_at")
-    assert abs((sql_received - orm_received).total_seconds()) < 60
+    assert sql_row.pop("received_at") == unsaved.received_at
+    assert abs((orm_row.pop("received_at") - unsaved.received_at).total_seconds()) < 60
     assert (
         sql_row
         == orm_row
@@ -48,7 +49,7 @@ def test_an_inserted_instance_is_stored_as_save_stores_it_and_gets_its_key():
 def test_left_out_fields_take_their_defaults_and_auto_times_are_set():
     values = {"remote_ip": "10.0.0.1", "headers": {"a": "b"}, "body": '{"id": "evt_1"}', "processed": True}
     WebhookEventTrigger.objects.create(**values)
-    db.rows_insert(WebhookEventTrigger, [values])
+    db.statements_run(db.insert_statement(WebhookEventTrigger, [values]))
 
     orm, sql = WebhookEventTrigger.objects.order_by("id")
     for name in ["remote_ip", "headers", "body", "valid", "processed", "exception", "traceback", "djstripe_version"]:
@@ -58,16 +59,17 @@ def test_left_out_fields_take_their_defaults_and_auto_times_are_set():
 
 def test_an_unknown_field_is_refused_before_anything_is_written():
     with pytest.raises(TypeError, match="no field"):
-        db.rows_insert(StripeEventReceipt, [{"event_id": "evt_x", "colour": "red"}])
+        db.statements_run(db.insert_statement(StripeEventReceipt, [{"event_id": "evt_x", "colour": "red"}]))
     assert not StripeEventReceipt.objects.exists()
 
 
 def test_an_upsert_updates_only_the_named_fields_of_a_clashing_row():
     first = {"event_id": "evt_up", "type": "invoice.paid", "stripe_created": CREATED}
-    db.rows_insert(StripeEventReceipt, [first])
+    db.statements_run(db.insert_statement(StripeEventReceipt, [first]))
     later = {**first, "type": "invoice.payment_failed", "outcome": StripeEventOutcome.IGNORED}
-    db.rows_insert(StripeEventReceipt, [later], conflict="event_id", update=["outcome"])
-    db.rows_insert(StripeEventReceipt, [{**later, "outcome": StripeEventOutcome.STALE}], conflict="event_id")
+    db.statements_run(db.insert_statement(StripeEventReceipt, [later], conflict="event_id", update=["outcome"]))
+    skipped = {**later, "outcome": StripeEventOutcome.STALE}
+    db.statements_run(db.insert_statement(StripeEventReceipt, [skipped], conflict="event_id"))
 
     receipt = StripeEventReceipt.objects.get()
     assert (receipt.type, receipt.outcome) == ("invoice.paid", StripeEventOutcome.IGNORED)
@@ -75,7 +77,9 @@ def test_an_upsert_updates_only_the_named_fields_of_a_clashing_row():
 
 def test_statements_run_together_are_all_or_nothing():
     organization = OrganizationFactory()
-    db.rows_insert(StripeEventReceipt, [{"event_id": "evt_taken", "type": "t", "stripe_created": CREATED}])
+    db.statements_run(
+        db.insert_statement(StripeEventReceipt, [{"event_id": "evt_taken", "type": "t", "stripe_created": CREATED}])
+    )
     update = db.update_statement(
         StripeEventReceipt, {"organization_id": organization.pk}, where="event_id", equals="evt_taken"
     )
