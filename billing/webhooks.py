@@ -12,9 +12,7 @@ discovered inside it rolls the attempt back, is made, and the transaction runs a
 
 from __future__ import annotations
 
-import json
 import logging
-import traceback
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -68,24 +66,6 @@ def _claim(event: WebhookEvent, *, owner: Any) -> Any:
     return djstripe_event
 
 
-def _trigger(event: WebhookEvent, *, meta: dict[str, Any], djstripe_event: Any = None, error: str = "") -> db.Statement:
-    """Return the INSERT of dj-stripe's record of the delivery (a WebhookEventTrigger): the body, and any error."""
-    from djstripe.models import WebhookEventTrigger
-
-    event_key = WebhookEventTrigger._meta.get_field("event").target_field.attname  # dj-stripe links by Stripe id
-    row = {
-        "remote_ip": meta.get("remote_ip") or "0.0.0.0",  # noqa: S104 (a record, not a bind address)
-        "headers": meta.get("headers") or {},
-        "body": json.dumps(event.raw),
-        "valid": True,
-        "processed": not error,
-        "exception": error[:128],
-        "traceback": traceback.format_exc() if error else "",
-        "event_id": getattr(djstripe_event, event_key) if djstripe_event is not None else None,
-    }
-    return db.insert_statement(WebhookEventTrigger, [row])
-
-
 def stripe_event_ingest(*, event: WebhookEvent, meta: dict[str, Any] | None = None) -> IngestResult:
     """Store and apply one event exactly once; on failure roll everything back, keep an error record, re-raise."""
     meta = meta or {}
@@ -118,7 +98,7 @@ def _apply(event: WebhookEvent, meta: dict[str, Any], *, reads: StripeReads, own
     outcome_values = {"outcome": outcome, "organization_id": organization.pk if organization is not None else None}
     db.statements_run(
         db.update_statement(StripeEventReceipt, outcome_values, where="event_id", equals=event.id),
-        _trigger(event, meta=meta, djstripe_event=djstripe_event),
+        stripe_mirror.stripe_delivery_statement(raw=event.raw, meta=meta, djstripe_event=djstripe_event),
     )
     reads.raise_deferred()
     return IngestResult(duplicate=False, outcome=outcome)
@@ -160,7 +140,9 @@ def _mirror(event: WebhookEvent, route: Route, organization: Organization | None
 
 def _record_failure(event: WebhookEvent, meta: dict[str, Any], exc: Exception) -> None:
     try:
-        db.statements_run(_trigger(event, meta=meta, error=f"{type(exc).__name__}: {exc}"))
+        db.statements_run(
+            stripe_mirror.stripe_delivery_statement(raw=event.raw, meta=meta, error=f"{type(exc).__name__}: {exc}")
+        )
     except Exception:
         logger.exception("Could not record the failure of Stripe event %s", event.id)
 

@@ -1,4 +1,5 @@
-"""dj-stripe's copy of Stripe objects, written from webhook events: the event row, the event's object, the owner.
+"""dj-stripe's copy of Stripe objects, written from webhook events: the event row, the event's object, the owner,
+the delivery record.
 
 dj-stripe resolves its owner account and default API key from the `djstripe_apikey` table on every object and
 every nested reference it syncs (hundreds of lookups per event). `stripe_keys_remembered` answers those lookups
@@ -8,7 +9,9 @@ from one read of that small table, remembered per process and read again at most
 
 from __future__ import annotations
 
+import json
 import time
+import traceback
 from collections.abc import Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar
@@ -18,6 +21,7 @@ from typing import Any
 
 from django.conf import settings
 
+from aragora_site import db
 from aragora_site.caches import process_cache
 from billing import stripe_reads
 from billing.services import stripe_rows
@@ -171,6 +175,29 @@ def stripe_event_unsaved(*, raw: dict[str, Any], owner: Any) -> Any:
         stripe_data=raw,
         djstripe_owner_account=owner,
     )
+
+
+def stripe_delivery_statement(
+    *, raw: dict[str, Any], meta: dict[str, Any], djstripe_event: Any = None, error: str = ""
+) -> db.Statement:
+    """Return the INSERT of dj-stripe's record of a delivery (a WebhookEventTrigger): the body, and any error.
+
+    Call it while handling the error, if any: its traceback is recorded.
+    """
+    from djstripe.models import WebhookEventTrigger
+
+    event_key = WebhookEventTrigger._meta.get_field("event").target_field.attname  # dj-stripe links by Stripe id
+    row = {
+        "remote_ip": meta.get("remote_ip") or "0.0.0.0",  # noqa: S104 (a record, not a bind address)
+        "headers": meta.get("headers") or {},
+        "body": json.dumps(raw),
+        "valid": True,
+        "processed": not error,
+        "exception": error[:128],
+        "traceback": traceback.format_exc() if error else "",
+        "event_id": getattr(djstripe_event, event_key) if djstripe_event is not None else None,
+    }
+    return db.insert_statement(WebhookEventTrigger, [row])
 
 
 class _Page(dict):
