@@ -62,9 +62,17 @@ def _auto_time(f: models.Field) -> bool:
     return getattr(f, "auto_now", False) or getattr(f, "auto_now_add", False)
 
 
-def _insert_fields(model: type[models.Model]) -> tuple[models.Field, ...]:
-    """The columns an INSERT of `model` sets: every concrete field but a database-generated primary key."""
+def insert_fields(model: type[models.Model]) -> tuple[models.Field, ...]:
+    """The columns an INSERT of `model` sets, in insert_sql's order: every concrete field but a database-generated
+    primary key."""
     return tuple(f for f in model._meta.concrete_fields if not (f.primary_key and f.db_returning))
+
+
+def insert_sql(
+    model: type[models.Model], rows: int, *, conflict: str = "", update: tuple[str, ...] = (), returning: str = ""
+) -> str:
+    """Return the INSERT of `rows` rows of `model` (see insert_statement), with `%s` placeholders."""
+    return _insert_sql(connection.vendor, model, rows, conflict, update, returning)
 
 
 @functools.lru_cache(maxsize=256)
@@ -72,7 +80,7 @@ def _insert_sql(
     vendor: str, model: type[models.Model], rows: int, conflict: str, update: tuple[str, ...], returning: str
 ) -> str:
     quote = connection.ops.quote_name
-    fields = _insert_fields(model)
+    fields = insert_fields(model)
     row = "(" + ", ".join(["%s"] * len(fields)) + ")"
     sql = f"INSERT INTO {quote(model._meta.db_table)} ({', '.join(quote(f.column) for f in fields)}) "
     sql += "VALUES " + ", ".join([row] * rows)
@@ -110,7 +118,7 @@ def insert_statement(
     """
     if not rows:
         return "", []
-    fields = _insert_fields(model)
+    fields = insert_fields(model)
     now = timezone.now()
     params: list[Any] = []
     for row in rows:
@@ -160,7 +168,7 @@ def instance_row(obj: models.Model) -> dict[str, Any]:
     """Return a new model instance's values for insert_statement, setting its auto_now times as `save()` does."""
     now = timezone.now()
     row = {}
-    for f in _insert_fields(type(obj)):
+    for f in insert_fields(type(obj)):
         if _auto_time(f):
             setattr(obj, f.attname, now)
         row[f.attname] = getattr(obj, f.attname)

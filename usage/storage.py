@@ -21,7 +21,7 @@ from django.db import connection, models
 
 from accounts.models import User
 from aragora_site.caches import process_cache
-from aragora_site.db import db_uuid, driver_cursor, driver_sql
+from aragora_site.db import db_uuid, driver_cursor, driver_sql, insert_fields, insert_sql
 from usage.models import Budget, UsageEvent
 from usage.money import MoneyField
 
@@ -78,10 +78,8 @@ def _adapter(field: models.Field, vendor: str) -> Callable[[Any], Any] | None:
 @functools.lru_cache(maxsize=4)
 def _insert_plan(vendor: str) -> tuple[str, Callable[[Any], tuple], tuple[tuple[int, Callable, bool], ...]]:
     """The INSERT of the events table, a getter of a row's values, and the values that need adapting."""
-    fields = UsageEvent._meta.concrete_fields
-    columns = ", ".join(connection.ops.quote_name(f.column) for f in fields)
-    placeholders = ", ".join(["%s"] * len(fields))
-    sql = f"INSERT INTO {UsageEvent._meta.db_table} ({columns}) VALUES ({placeholders})"  # noqa: S608 - from _meta
+    fields = insert_fields(UsageEvent)
+    sql = insert_sql(UsageEvent, 1)
     adapters = tuple(
         (index, adapt, isinstance(field, models.DateTimeField))
         for index, field in enumerate(fields)
@@ -130,8 +128,7 @@ INLINE_EVENTS = 100  # up to this many events, PostgreSQL takes them in the roll
 
 @functools.lru_cache(maxsize=INLINE_EVENTS + 4)
 def _insert_sql(vendor: str, rows: int) -> str:
-    head, _, row = _insert_plan(vendor)[0].partition(" VALUES ")
-    return driver_sql(f"{head} VALUES {', '.join([row] * rows)}")
+    return driver_sql(insert_sql(UsageEvent, rows))
 
 
 def events_insert_statement(params: list[list]) -> tuple[str, list]:
