@@ -494,7 +494,7 @@ def main() -> None:
     parser.add_argument("--quick", action="store_true", help="small run: fewer events, 100k instead of 1M")
     parser.add_argument("--postgres", metavar="URL", help="run rows 1 and 3 on this PostgreSQL database instead")
     args = parser.parse_args()
-    single, batches, big, repeat = (500, 5, 100_000, 20) if args.quick else (5000, 20, 1_000_000, 50)
+    single, batches, big, repeat = (2000, 5, 100_000, 20) if args.quick else (5000, 20, 1_000_000, 50)
     http_batches = 24 if args.quick else 96
     call_command("migrate", verbosity=0)
     from django.db import connection

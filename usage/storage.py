@@ -18,6 +18,8 @@ from decimal import Decimal
 from typing import Any
 
 from django.db import connection, models
+from django.db.models import signals
+from django.db.models.base import ModelState
 
 from accounts.models import User
 from aragora_site.caches import process_cache
@@ -52,9 +54,27 @@ class PricedEvent:
     recorded_at: datetime
 
     def as_model(self) -> UsageEvent:
-        """Return the event as a UsageEvent, as if loaded from the database."""
-        fields = UsageEvent._meta.concrete_fields
-        return UsageEvent.from_db(connection.alias, None, [getattr(self, f.attname) for f in fields])
+        """Return the event as a UsageEvent, as if loaded from the database.
+
+        The instance is what `UsageEvent.from_db` builds, filled in one step rather than field by field through
+        `Model.__init__` (about a tenth of a warm `record_event`); `from_db` itself while anything listens
+        for the model's init signals.
+        """
+        attnames, values_of = _event_columns()
+        if signals.pre_init.has_listeners(UsageEvent) or signals.post_init.has_listeners(UsageEvent):
+            return UsageEvent.from_db(connection.alias, None, list(values_of(self)))
+        event = UsageEvent.__new__(UsageEvent)
+        event._state = state = ModelState()
+        state.adding, state.db = False, connection.alias
+        event.__dict__.update(zip(attnames, values_of(self), strict=True))
+        return event
+
+
+@functools.cache
+def _event_columns() -> tuple[tuple[str, ...], Callable[[Any], tuple]]:
+    """UsageEvent's column attributes in the model's order, and a getter of them."""
+    attnames = tuple(f.attname for f in UsageEvent._meta.concrete_fields)
+    return attnames, operator.attrgetter(*attnames)
 
 
 def _adapter(field: models.Field, vendor: str) -> Callable[[Any], Any] | None:

@@ -5,6 +5,7 @@ from decimal import Decimal
 
 import pytest
 import time_machine
+from django.db.models import signals
 from django.utils import timezone
 
 from accounts.models import Organization
@@ -49,6 +50,35 @@ def test_record_event_as_the_seed_calls_it_prices_stores_and_rolls_up(org, membe
     assert UsageDailyUser.objects.get(organization=org, user_key=str(member.id)).events == 1
     org.refresh_from_db()
     assert org.debates_used == 1
+
+
+def _columns(event):
+    return {f.attname: getattr(event, f.attname) for f in UsageEvent._meta.concrete_fields}
+
+
+def test_the_returned_event_is_the_stored_row_and_behaves_as_one_loaded_from_the_database(org, member, tracker):
+    event = tracker.record_event(org.id, str(member.id), "api_call", "openai", "gpt-4o", 1000, 10, {"run": "r1"})
+    assert _columns(event) == _columns(UsageEvent.objects.get(pk=event.pk))
+    assert event._state.adding is False and event._state.db == "default"
+    assert event.organization == org and event.user == member and event.get_event_type_display() == "API call"
+    event.metadata = {"run": "r2"}
+    event.save(update_fields=["metadata"])  # an UPDATE of the existing row, not a second INSERT
+    assert UsageEvent.objects.get(pk=event.pk).metadata == {"run": "r2"} and UsageEvent.objects.count() == 1
+
+
+def test_the_returned_event_is_built_through_model_init_while_init_signals_are_listened_to(org, tracker):
+    seen = []
+
+    def receiver(sender, instance, **kwargs):
+        seen.append(instance.pk)
+
+    signals.post_init.connect(receiver, sender=UsageEvent)
+    try:
+        event = tracker.record_event(org.id, None, "api_call", "openai", "gpt-4o", 1000, 10)
+    finally:
+        signals.post_init.disconnect(receiver, sender=UsageEvent)
+    assert seen == [event.pk]
+    assert _columns(event) == _columns(UsageEvent.objects.get(pk=event.pk))
 
 
 def test_get_usage_summary_returns_totals_and_breakdowns(org, member, tracker):
