@@ -70,7 +70,10 @@ class UsageMonthly(RollupCounters):
             models.UniqueConstraint(fields=["organization", "month"], name="usage_monthly_org_month_unique"),
             RollupCounters.bounds("usage_monthly_bounds"),
         ]
-        indexes = [models.Index(fields=["month", "total_cost"], name="usage_monthly_month_cost_idx")]
+        # By month only: every event changes its month's total_cost, and an index holding the total would be
+        # rewritten by each of those updates (on PostgreSQL it also rules out HOT updates). Staff lists sort one
+        # month's rows, one per organization.
+        indexes = [models.Index(fields=["month"], name="usage_monthly_month_idx")]
 
     def __str__(self) -> str:
         return f"{self.organization_id} {self.month}"
