@@ -198,9 +198,14 @@ def upsert(
 
 
 def rollups_apply(
-    *, organization_id: uuid.UUID, items: list[Countable], insert: tuple[str, list] | None = None
+    *,
+    organization_id: uuid.UUID,
+    items: list[Countable],
+    insert: tuple[str, list] | None = None,
+    month_totals: bool = True,
 ) -> dict[str, Decimal]:
-    """Add freshly inserted events to every rollup; return each touched month's new total cost.
+    """Add freshly inserted events to every rollup; return each touched month's new total cost (with
+    `month_totals=False`, when the caller has no use for them, the single-event path does not read them back).
 
     On PostgreSQL, the upserts of a batch that fits in one chunk per rollup go to the server as one statement
     of data-modifying CTEs, with `insert` (the events' own INSERT and its parameters, when given) in it too:
@@ -208,7 +213,7 @@ def rollups_apply(
     (`record_event`'s path) skips the grouping and adapts its counters once for all of its rows.
     """
     if len(items) == 1 and connection.vendor != "postgresql":
-        return _apply_one(organization_id, items[0], insert)
+        return _apply_one(organization_id, items[0], insert, month_totals)
     grouped = {model: rows for model, rows in group_events(items).items() if rows}
     if not grouped:
         return {}
@@ -224,7 +229,9 @@ def rollups_apply(
     return months
 
 
-def _apply_one(organization_id: uuid.UUID, item: Countable, insert: tuple[str, list] | None) -> dict[str, Decimal]:
+def _apply_one(
+    organization_id: uuid.UUID, item: Countable, insert: tuple[str, list] | None, month_totals: bool
+) -> dict[str, Decimal]:
     """One event (SQLite's single-event path): its counters adapted once, the same for each of its rollup rows."""
     conn = connections[DEFAULT_DB_ALIAS]
     counters = _new_counters()
@@ -239,10 +246,9 @@ def _apply_one(organization_id: uuid.UUID, item: Countable, insert: tuple[str, l
             cursor.execute(*insert)
         for model, key in keys.items():
             key_params = [stored_day if isinstance(value, date) else value for value in key]
-            cursor.execute(
-                _upsert_sql_for(conn.vendor, model, 1, model is UsageMonthly), [organization, *key_params, *adapted]
-            )
-            if model is UsageMonthly:
+            returning = month_totals and model is UsageMonthly
+            cursor.execute(_upsert_sql_for(conn.vendor, model, 1, returning), [organization, *key_params, *adapted])
+            if returning:
                 month, cost = cursor.fetchone()
                 months[month] = _COST.from_db_value(cost, None, conn)
     return months

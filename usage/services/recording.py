@@ -202,7 +202,9 @@ def _record(organization: Organization, rows: list[PricedEvent], params: dict[in
         insert = storage.events_insert_statement(rows_params)  # with the rollups: one statement on PostgreSQL
     else:
         storage.events_insert(rows_params)
-    month_totals = rollups.rollups_apply(organization_id=organization.pk, items=fresh, insert=insert)
+    month_totals = rollups.rollups_apply(
+        organization_id=organization.pk, items=fresh, insert=insert, month_totals=budget is not None
+    )
     if budget is not None and (current := month_key(current_period_start())) in month_totals:
         budget_alerts_check(organization, budget, month_totals[current])
     result = RecordResult(
