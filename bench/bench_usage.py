@@ -18,6 +18,7 @@ Runs on a fresh SQLite database in a temporary ARAGORA_DATA_DIR, with its own se
 
     .venv/bin/python bench/bench_usage.py            # full run (1M events: a few minutes)
     .venv/bin/python bench/bench_usage.py --quick    # small run (100k events)
+    .venv/bin/python bench/bench_usage.py --single-only   # row 1 alone: record_event against raw sqlite3
     .venv/bin/python bench/bench_usage.py --postgres postgres://postgres@127.0.0.1:5432/bench_usage
         # rows 1 and 3 on PostgreSQL (a database of its own: it is dropped and created); raw and reads are
         # SQLite-only here, PostgreSQL reads at scale are bench/bench_scale_postgres.py
@@ -493,6 +494,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--quick", action="store_true", help="small run: fewer events, 100k instead of 1M")
     parser.add_argument("--postgres", metavar="URL", help="run rows 1 and 3 on this PostgreSQL database instead")
+    parser.add_argument("--single-only", action="store_true", help="row 1 alone (record_event against raw), then stop")
     args = parser.parse_args()
     single, batches, big, repeat = (2000, 5, 100_000, 20) if args.quick else (5000, 20, 1_000_000, 50)
     http_batches = 24 if args.quick else 96
@@ -518,6 +520,8 @@ def main() -> None:
         print(f"record_event's own statements replayed by bare sqlite3: {floor:,.0f} events/s")
         print(f"  record_event / its statements = {rate_single / floor:.1%} (the rest is Python)")
         print(f"  its statements / raw = {floor / raw_single:.1%} (the most record_event / raw could reach)")
+    if args.single_only:
+        return
     rate_batch = bench_record_events(batches)
     print(f"record_events (batches of {BATCH}, {batches} batches):    {rate_batch:,.0f} events/s")
     if not args.postgres:
