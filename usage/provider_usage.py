@@ -13,8 +13,7 @@ part of `tokens_out`. Each provider reports usage its own way, so the conversion
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from typing import Any
+from typing import Any, NamedTuple
 
 from usage.models import MAX_COUNT
 
@@ -23,8 +22,7 @@ class UsageShapeError(ValueError):
     """The usage block is not one this service can read; the message says why, naming the provider's key."""
 
 
-@dataclass(frozen=True)
-class TokenCounts:
+class TokenCounts(NamedTuple):  # a tuple: built for every event, several times cheaper than a frozen dataclass
     tokens_in: int = 0
     tokens_out: int = 0
     cache_read_tokens: int = 0
