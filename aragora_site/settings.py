@@ -106,6 +106,7 @@ TEMPLATES = [
 # ------------------------------------------------------------------------------
 DATABASES = {"default": env.db("DATABASE_URL", default=f"sqlite:///{DATA_DIR / 'aragora.sqlite3'}")}
 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
+    DATABASES["default"]["ENGINE"] = "aragora_site.sqlite3"  # Django's backend with a cheaper BEGIN (see there)
     DATABASES["default"].setdefault("OPTIONS", {}).update(
         {
             # WAL lets readers work while one writer commits; IMMEDIATE takes the write lock at BEGIN,
