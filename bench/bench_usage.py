@@ -263,6 +263,9 @@ class _Recorder:
     def cursor(self, *args, **kwargs):
         return _RecordingCursor(self._real.cursor(*args, **kwargs), self._log)
 
+    def execute(self, sql: str, params=None):  # the backend's BEGIN
+        return self.cursor().execute(sql, params)
+
     def commit(self) -> None:
         self._log.append(("COMMIT", None))
         self._real.commit()
