@@ -124,6 +124,16 @@ else:
     # Off by default: a health check is one more round trip on every request. A connection the server dropped
     # then fails one request with 503 database_unavailable (safe to retry) and is replaced for the next.
     DATABASES["default"].setdefault("CONN_HEALTH_CHECKS", env.bool("ARAGORA_DB_HEALTH_CHECKS", default=False))
+    # Parameters bound by the server, so that psycopg prepares each statement a connection has run
+    # `prepare_threshold` times: the hot paths repeat a few statements, and a prepared one skips its parse and
+    # plan. Off (client-side binding, Django's default) behind a PgBouncer in transaction mode older than 1.21.
+    prepared = env.bool("ARAGORA_DB_PREPARED_STATEMENTS", default=True)
+    if prepared and DATABASES["default"]["ENGINE"].endswith("postgresql"):
+        DATABASES["default"]["OPTIONS"] = {
+            "server_side_binding": True,
+            "prepare_threshold": env.int("ARAGORA_DB_PREPARE_THRESHOLD", default=5),
+            **DATABASES["default"].get("OPTIONS", {}),
+        }
 
 # ------------------------------------------------------------------------------
 # CACHES
