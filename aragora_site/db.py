@@ -10,8 +10,19 @@ from datetime import UTC, datetime
 from typing import Any
 
 from django.db import DEFAULT_DB_ALIAS, connection, connections, models
+from django.db.backends.base.base import BaseDatabaseWrapper
 from django.utils import timezone
 from django.utils.dateparse import parse_datetime
+
+
+@functools.cache
+def db_vendor() -> str:
+    """Return the default database's vendor ("sqlite", "postgresql"), fixed for the life of the process.
+
+    The hot paths ask on every event: `connection.vendor` goes through the connection proxy and a context-local
+    lookup each time.
+    """
+    return connections[DEFAULT_DB_ALIAS].vendor
 
 
 def db_uuid(value: uuid.UUID | str | None) -> Any:
@@ -33,14 +44,16 @@ def db_datetime(value: Any) -> datetime | None:
 
 
 @contextmanager
-def driver_cursor() -> Iterator[Any]:
+def driver_cursor(conn: BaseDatabaseWrapper | None = None) -> Iterator[Any]:
     """Yield the database driver's own cursor, for statements written in the driver's placeholder style.
 
     The hot paths use it to skip the per-statement work of Django's cursor wrapper (SQLite's rewrite of
     every `%s` into `?`, the execute wrappers). Errors still arrive as Django's database exceptions, and
     the statements run in the current transaction. Statements through it are not in `connection.queries`.
+    `conn`: the default database's wrapper when the caller has it at hand already.
     """
-    conn = connections[DEFAULT_DB_ALIAS]  # the wrapper itself: each attribute of the proxy costs a lookup
+    if conn is None:
+        conn = connections[DEFAULT_DB_ALIAS]  # the wrapper itself: each attribute of the proxy costs a lookup
     conn.ensure_connection()
     with conn.wrap_database_errors:
         cursor = conn.connection.cursor()

@@ -14,7 +14,7 @@ from django.db import DEFAULT_DB_ALIAS, connection, connections, transaction
 from django.db.models import Count, F, Sum, Value
 from django.db.models.functions import TruncDate, TruncMonth
 
-from aragora_site.db import driver_cursor, driver_sql
+from aragora_site.db import db_vendor, driver_cursor, driver_sql
 from usage.models import (
     RollupCounters,
     UsageDaily,
@@ -212,7 +212,7 @@ def rollups_apply(
     one round trip for the whole write. Elsewhere `insert` runs first, then one upsert per rollup; a single event
     (`record_event`'s path) skips the grouping and adapts its counters once for all of its rows.
     """
-    if len(items) == 1 and connection.vendor != "postgresql":
+    if len(items) == 1 and db_vendor() != "postgresql":
         return _apply_one(organization_id, items[0], insert, month_totals)
     grouped = {model: rows for model, rows in group_events(items).items() if rows}
     if not grouped:
@@ -241,7 +241,7 @@ def _apply_one(
     keys = _keys(day, item.provider, item.model, _id_key(item.user_id), _id_key(item.api_key_id))
     organization, stored_day = _adapt(organization_id, conn), _adapt(day, conn)
     months: dict[str, Decimal] = {}
-    with driver_cursor() as cursor:
+    with driver_cursor(conn) as cursor:
         if insert is not None:
             cursor.execute(*insert)
         for model, key in keys.items():

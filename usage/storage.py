@@ -13,17 +13,17 @@ import time
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, tzinfo
 from decimal import Decimal
 from typing import Any
 
-from django.db import connection, models
+from django.db import DEFAULT_DB_ALIAS, connection, models
 from django.db.models import signals
 from django.db.models.base import ModelState
 
 from accounts.models import User
 from aragora_site.caches import process_cache
-from aragora_site.db import db_uuid, driver_cursor, driver_sql, insert_fields, insert_sql
+from aragora_site.db import db_uuid, db_vendor, driver_cursor, driver_sql, insert_fields, insert_sql
 from usage.models import Budget, UsageEvent
 from usage.money import MoneyField
 
@@ -62,10 +62,10 @@ class PricedEvent:
         """
         attnames, values_of = _event_columns()
         if signals.pre_init.has_listeners(UsageEvent) or signals.post_init.has_listeners(UsageEvent):
-            return UsageEvent.from_db(connection.alias, None, list(values_of(self)))
+            return UsageEvent.from_db(DEFAULT_DB_ALIAS, None, list(values_of(self)))
         event = UsageEvent.__new__(UsageEvent)
         event._state = state = ModelState()
-        state.adding, state.db = False, connection.alias
+        state.adding, state.db = False, DEFAULT_DB_ALIAS
         event.__dict__.update(zip(attnames, values_of(self), strict=True))
         return event
 
@@ -83,6 +83,8 @@ def _adapter(field: models.Field, vendor: str) -> Callable[[Any], Any] | None:
     if isinstance(target, models.UUIDField):
         return None if connection.features.has_native_uuid_field else (lambda v: v.hex if v is not None else None)
     if isinstance(target, models.DateTimeField):
+        if vendor == "sqlite" and connection.timezone is not None:
+            return functools.partial(_sqlite_moment, connection.timezone)
         return connection.ops.adapt_datetimefield_value
     if isinstance(target, models.JSONField):
         empty = connection.ops.adapt_json_value({}, None)
@@ -93,6 +95,16 @@ def _adapter(field: models.Field, vendor: str) -> Callable[[Any], Any] | None:
     if isinstance(target, models.DecimalField):
         return lambda v: target.get_db_prep_value(v, connection)
     return None
+
+
+def _sqlite_moment(zone: tzinfo, value: datetime | None) -> str | None:
+    """Return a date-time as SQLite stores it, the text Django's adapt_datetimefield_value writes (naive, in the
+    connection's time zone), without its per-call settings lookups."""
+    if value is None:
+        return None
+    if value.utcoffset() is not None:
+        value = value.astimezone(zone).replace(tzinfo=None)
+    return str(value)
 
 
 @functools.lru_cache(maxsize=4)
@@ -110,7 +122,7 @@ def _insert_plan(vendor: str) -> tuple[str, Callable[[Any], tuple], tuple[tuple[
 
 def events_params(rows: list[PricedEvent]) -> list[list]:
     """Return the INSERT parameters of each event (prepared before the write lock is taken)."""
-    _, values_of, adapters = _insert_plan(connection.vendor)
+    _, values_of, adapters = _insert_plan(db_vendor())
     moments: dict[datetime, Any] = {}  # a batch's events mostly share their times: adapt each one once
     params = []
     for row in rows:
@@ -154,7 +166,7 @@ def _insert_sql(vendor: str, rows: int) -> str:
 def events_insert_statement(params: list[list]) -> tuple[str, list]:
     """Return the INSERT of these events (as events_params made them) and its parameters, for one statement on a
     driver cursor (see driver_cursor)."""
-    return _insert_sql(connection.vendor, len(params)), [value for values in params for value in values]
+    return _insert_sql(db_vendor(), len(params)), [value for values in params for value in values]
 
 
 def member_ids(organization_id: uuid.UUID, wanted: set[uuid.UUID]) -> set[uuid.UUID]:

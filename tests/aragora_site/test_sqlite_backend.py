@@ -1,14 +1,15 @@
-"""The SQLite backend: transactions begin as Django's own backend begins them, watched or not."""
+"""The SQLite backend: transactions begin and commit as Django's own backend does, watched or not."""
 
 from __future__ import annotations
 
 import sqlite3
+import uuid
 
 import pytest
-from django.db import OperationalError, connection, transaction
+from django.db import IntegrityError, OperationalError, connection, transaction
 from django.test.utils import CaptureQueriesContext
 
-from accounts.models import Organization
+from accounts.models import Organization, User
 from tests.fakes.stripe_plugin import database_write_lock_probe
 
 pytestmark = [
@@ -33,6 +34,14 @@ def test_an_unwatched_transaction_rolls_back_as_a_whole():
         Organization.objects.create(name="Gone", slug="gone")
         raise RuntimeError("fail after the write")
     assert not Organization.objects.filter(slug="gone").exists()
+
+
+def test_a_commit_the_database_refuses_raises_djangos_error_and_keeps_nothing():
+    # SQLite checks Django's foreign keys (DEFERRABLE INITIALLY DEFERRED) at COMMIT
+    with pytest.raises(IntegrityError), transaction.atomic():
+        User.objects.create_user(email="orphan@example.test", organization_id=uuid.uuid4())
+    assert not connection.in_atomic_block and not connection.connection.in_transaction
+    assert not User.objects.filter(email="orphan@example.test").exists()
 
 
 def test_a_watched_transaction_shows_its_begin():

@@ -2,17 +2,17 @@
 
 from __future__ import annotations
 
-import functools
 import uuid
 from collections.abc import Sequence
 from datetime import datetime
 from decimal import Decimal
 
-from django.db import DataError, IntegrityError, connection, transaction
+from django.db import DataError, IntegrityError, transaction
 from django.utils import timezone
 
 from accounts.models import Organization
 from accounts.revocation_cache import revocation_cache
+from aragora_site.db import db_vendor
 from aragora_site.errors import ServiceError
 from usage import pricing, rollups, storage
 from usage.models import MAX_EVENT_COST, MAX_ROLLUP_COST, MAX_ROLLUP_COUNT, UsageEvent
@@ -20,7 +20,7 @@ from usage.periods import current_period_start, month_key
 from usage.services.budgets import budget_alerts_check
 from usage.services.quota import debates_consume
 from usage.storage import PricedEvent
-from usage.validation import EventInput, UsageValidationError, batch_errors, events_resolved
+from usage.validation import EventInput, UsageValidationError, batch_errors, events_resolved, uuid_from_text
 
 _RETRIES = 3
 
@@ -66,11 +66,6 @@ class RecordResult:
         ]
 
 
-@functools.lru_cache(maxsize=4096)
-def _uuid(text: str) -> uuid.UUID:
-    return uuid.UUID(text)
-
-
 def _priced(
     organization: Organization, e: EventInput, table: pricing.PriceTable, now: datetime, api_key_id: uuid.UUID | None
 ) -> PricedEvent:
@@ -86,7 +81,7 @@ def _priced(
         cache_write=e.cache_write_tokens,
         reasoning=e.reasoning_tokens,
     )
-    user_id = e.user_id if isinstance(e.user_id, uuid.UUID) or e.user_id is None else _uuid(str(e.user_id))
+    user_id = e.user_id if isinstance(e.user_id, uuid.UUID) or e.user_id is None else uuid_from_text(str(e.user_id))
     return PricedEvent(
         id=uuid.uuid4(),
         organization_id=organization.pk,
@@ -198,7 +193,7 @@ def _record(organization: Organization, rows: list[PricedEvent], params: dict[in
     debates_consume(organization, fresh, budget)
     rows_params = [params[id(row)] for row in fresh]
     insert = None
-    if fresh and len(fresh) <= (storage.INLINE_EVENTS if connection.vendor == "postgresql" else 1):
+    if fresh and len(fresh) <= (storage.INLINE_EVENTS if db_vendor() == "postgresql" else 1):
         insert = storage.events_insert_statement(rows_params)  # with the rollups: one statement on PostgreSQL
     else:
         storage.events_insert(rows_params)
