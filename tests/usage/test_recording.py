@@ -5,6 +5,7 @@ from decimal import Decimal
 
 import pytest
 import time_machine
+from django.db import connection
 from django.db.models import signals
 from django.utils import timezone
 
@@ -241,6 +242,34 @@ def test_naive_occurred_at_is_taken_as_utc_and_lands_on_its_day(org):
     event = record(org, occurred_at=moment)
     assert event.created_at == moment.replace(tzinfo=UTC)
     assert UsageDaily.objects.get(organization=org).day == moment.date()
+
+
+@pytest.mark.parametrize(
+    "moment",
+    [
+        datetime(2026, 11, 30, 23, 45, 1, 123456, tzinfo=timezone.get_fixed_timezone(330)),
+        datetime(2026, 11, 30, 12, 0, 0, tzinfo=UTC),
+    ],
+    ids=["another-zone-with-microseconds", "utc-whole-second"],
+)
+def test_an_event_time_is_stored_as_the_orm_stores_it_so_exact_lookups_find_it(org, moment):
+    with time_machine.travel(datetime(2026, 12, 1, 9, 0, tzinfo=UTC), tick=False):
+        event = record(org, occurred_at=moment)
+    assert UsageEvent.objects.get(created_at=moment).pk == event.pk
+    assert not UsageEvent.objects.filter(created_at__gt=moment).exists()
+    assert UsageEvent.objects.get(recorded_at=datetime(2026, 12, 1, 9, 0, tzinfo=UTC)).pk == event.pk
+
+
+@pytest.mark.skipif(connection.vendor != "sqlite", reason="SQLite's AUTOINCREMENT bookkeeping")
+def test_rollup_rows_get_ids_without_sqlite_autoincrement_bookkeeping(org, member):
+    record(org, user_id=member.id, provider="anthropic", model="claude-sonnet-4", tokens_in=10, tokens_out=1)
+    record(org, user_id=member.id, provider="anthropic", model="claude-sonnet-4", tokens_in=10, tokens_out=1)
+    rollups = (UsageMonthly, UsageDaily, UsageDailyModel, UsageDailyUser)
+    assert all(model.objects.get(organization=org).pk for model in rollups)
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT name FROM sqlite_sequence")
+        counted = {name for (name,) in cursor.fetchall()}
+    assert not counted & {model._meta.db_table for model in rollups}
 
 
 # ---------------------------------------------------------------------------

@@ -5,15 +5,30 @@ from __future__ import annotations
 from decimal import Decimal
 
 from django.db import models
+from django.db.backends.base.base import BaseDatabaseWrapper
 from django.db.models import Q
 
 from usage.models.events import MAX_ROLLUP_COST, MAX_ROLLUP_COUNT, counts_in_range
 from usage.money import MoneyField
 
 
+class RollupId(models.BigAutoField):
+    """A rollup row's id: a BigAutoField that SQLite keeps as a plain rowid, without AUTOINCREMENT.
+
+    With AUTOINCREMENT SQLite reads and writes its `sqlite_sequence` table on every INSERT into the table, an upsert
+    that ends in an update included: every ingest transaction then wrote one more page (12.3 write-ahead log frames
+    per event instead of 11.3). Nothing refers to a rollup row by its id, so an id used again after the last row
+    was deleted does no harm. PostgreSQL's identity column is the same either way.
+    """
+
+    def db_type_suffix(self, connection: BaseDatabaseWrapper) -> str | None:
+        return None if connection.vendor == "sqlite" else super().db_type_suffix(connection)
+
+
 class RollupCounters(models.Model):
     """Counters shared by every rollup; always changed by one atomic upsert, never read-modify-write."""
 
+    id = RollupId(primary_key=True)
     events = models.BigIntegerField(default=0)
     debates = models.BigIntegerField(default=0)
     api_calls = models.BigIntegerField(default=0)
