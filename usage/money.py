@@ -41,7 +41,7 @@ class MoneyField(models.DecimalField):
         return self.db_type(connection)
 
     def get_db_prep_value(self, value: Any, connection: Any, prepared: bool = False) -> Any:
-        if not prepared:
+        if not (prepared or (type(value) is Decimal and value.is_finite())):  # a finite Decimal needs no conversion
             value = self.get_prep_value(value)
         if value is None or hasattr(value, "as_sql"):
             return value

@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from decimal import ROUND_HALF_EVEN, Context, Decimal
 from types import SimpleNamespace
-from typing import Any
+from typing import Any, NamedTuple
 
 from django.db import connection
 from django.utils import timezone
@@ -96,9 +96,9 @@ class Price:
         return self.rates.output
 
 
-@dataclass(frozen=True)
-class PricedUsage:
-    """The cost of some usage, the price row that set it, and whether that row was only a fallback."""
+class PricedUsage(NamedTuple):
+    """The cost of some usage, the price row that set it, and whether that row was only a fallback (a tuple:
+    every event builds one)."""
 
     cost: Decimal
     price_id: int | None

@@ -35,6 +35,7 @@ MAX_BUDGET = Decimal("1000000000")
 
 _CONTROL = re.compile(r"[\x00-\x1f\x7f]")
 _SURROGATE = re.compile("[\ud800-\udfff]")
+_UNSAFE = re.compile("[\x00-\x1f\x7f\ud800-\udfff]")  # either of the two: one search for text that has neither
 _EVENT_TYPES = frozenset(UsageEventType.values)
 PART_FIELDS = ("cache_read_tokens", "cache_write_tokens", "reasoning_tokens")
 COUNT_FIELDS = ("tokens_in", "tokens_out", *PART_FIELDS)
@@ -103,6 +104,8 @@ def uuid_from_text(text: str) -> uuid.UUID:
 
 
 def _is_count(value: Any) -> bool:
+    if type(value) is int:  # the common case first: a plain int (a bool is not one)
+        return 0 <= value <= MAX_COUNT
     return isinstance(value, int) and not isinstance(value, bool) and 0 <= value <= MAX_COUNT
 
 
@@ -113,11 +116,11 @@ def _text_errors(value: Any, *, max_length: int, allow_blank: bool = True) -> li
         return ["May not be blank."]
     if len(value) > max_length:
         return [f"At most {max_length} characters."]
+    if not _UNSAFE.search(value):
+        return []
     if _CONTROL.search(value):
         return ["May not contain control characters."]
-    if _SURROGATE.search(value):
-        return ["May not contain lone UTF-16 surrogates."]
-    return []
+    return ["May not contain lone UTF-16 surrogates."]
 
 
 def _json_strings(value: Any) -> Iterator[str]:
