@@ -247,11 +247,32 @@ def _apply_one(
         for model, key in keys.items():
             key_params = [stored_day if isinstance(value, date) else value for value in key]
             returning = month_totals and model is UsageMonthly
-            cursor.execute(_upsert_sql_for(conn.vendor, model, 1, returning), [organization, *key_params, *adapted])
+            # Most events add to a row that exists: an UPDATE by the unique key costs SQLite about half of an
+            # upsert that first tries the INSERT. The write lock is held from BEGIN, so nobody can insert the
+            # row between the UPDATE that finds none and the upsert that follows.
+            cursor.execute(_add_sql_for(model, returning), [*adapted, organization, *key_params])
+            found = cursor.fetchone() if returning else cursor.rowcount
+            if not found:
+                cursor.execute(_upsert_sql_for(conn.vendor, model, 1, returning), [organization, *key_params, *adapted])
+                found = cursor.fetchone() if returning else None
             if returning:
-                month, cost = cursor.fetchone()
+                month, cost = found
                 months[month] = _COST.from_db_value(cost, None, conn)
     return months
+
+
+@functools.lru_cache(maxsize=16)
+def _add_sql_for(model: type[RollupCounters], returning: bool) -> str:
+    """The UPDATE that adds one event's counters to an existing rollup row, found by its unique key (SQLite)."""
+    qn = connection.ops.quote_name
+    keys = [model._meta.get_field(name).column for name in ("organization", *ROLLUPS[model])]
+    sql = (
+        f"UPDATE {qn(model._meta.db_table)} SET {', '.join(f'{qn(c)} = {qn(c)} + %s' for c in COUNTERS)} "  # noqa: S608
+        f"WHERE {' AND '.join(f'{qn(k)} = %s' for k in keys)}"
+    )
+    if returning:
+        sql += f" RETURNING {', '.join(qn(model._meta.get_field(k).column) for k in ROLLUPS[model])}, total_cost"
+    return driver_sql(sql)
 
 
 def _apply_in_one_statement(
