@@ -168,6 +168,7 @@ def test_an_email_that_did_not_go_out_is_reported_and_inviting_again_resends(smt
         signing.TimestampSigner(salt="something.else").sign(uuid.uuid4().hex),
         invitation_token(Invitation(id=uuid.uuid4())),  # genuine signature, no such invitation
     ],
+    ids=["not-a-token", "signed-for-another-purpose", "no-such-invitation"],
 )
 def test_forged_and_unknown_tokens_are_refused(token):
     res = _accept(token)
