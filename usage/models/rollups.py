@@ -26,7 +26,8 @@ class RollupId(models.BigAutoField):
 
 
 class RollupCounters(models.Model):
-    """Counters shared by every rollup; always changed by one atomic upsert, never read-modify-write."""
+    """Counters shared by every rollup; always changed in place by one atomic statement (an upsert, or an UPDATE
+    adding to the row), never read-modify-write."""
 
     id = RollupId(primary_key=True)
     events = models.BigIntegerField(default=0)
