@@ -72,18 +72,25 @@ class CacheEpoch:
 class RedisEpoch(CacheEpoch):
     """The epoch counter in Redis, plus a subscriber thread per worker that hears every bump as it happens.
 
-    While subscribed, reading the epoch is a memory read; while not (starting up, connection lost) it falls
-    back to a GET of the counter, which is always correct. Every second the listener also compares the
-    counter with what it last saw, so even a silently dead connection cannot hide a bump for longer.
+    The epoch read is a version number kept in memory. It moves when a bump is heard, when this worker bumps,
+    and when the counter in Redis is found different from the last value seen. Until the listener has subscribed
+    (starting up, connection lost) every read GETs the counter. Once subscribed, it reads the counter again, so a
+    bump made before the subscription is not missed, and from then on reads are memory reads. Every idle second
+    the listener also compares the counter with what it last saw, so even a silently dead connection cannot hide
+    a bump for longer. The epoch moves only on a change: subscribing, and hearing its own bumps back, do not
+    move it again (each move makes every worker re-read what it remembers).
     """
 
-    CHANNEL = "aragora:auth:revocations"
-
     def __init__(self) -> None:
+        # Named like a cache key (with its prefix), so deployments that share one Redis do not hear each other.
+        self.channel = cache.make_key("auth:revocations")
         self._version = 0
+        self._counter: Hashable = object()  # the counter in Redis as last seen (nothing seen yet)
+        self._token = os.urandom(16).hex().encode()  # this worker's bumps, as published
         self._subscribed = False
         self._thread: threading.Thread | None = None
         self._start_lock = threading.Lock()
+        self._lock = threading.Lock()
         self._stop = threading.Event()
 
     def close(self) -> None:
@@ -100,6 +107,17 @@ class RedisEpoch(CacheEpoch):
                 self._thread = threading.Thread(target=self._listen, name="revocation-epoch", daemon=True)
                 self._thread.start()
 
+    def _moved(self) -> None:
+        with self._lock:
+            self._version += 1
+
+    def _note(self, counter: Hashable) -> None:
+        """Move the epoch if the counter in Redis is not the one last seen."""
+        with self._lock:
+            if counter != self._counter:
+                self._counter = counter
+                self._version += 1
+
     def _listen(self) -> None:
         from django_redis import get_redis_connection
 
@@ -107,21 +125,21 @@ class RedisEpoch(CacheEpoch):
             pubsub = None
             try:
                 pubsub = get_redis_connection("default").pubsub()
-                pubsub.subscribe(self.CHANNEL)
-                seen = super().read()
+                pubsub.subscribe(self.channel)
                 while not self._stop.is_set():
                     message = pubsub.get_message(timeout=1.0)
                     if message and message["type"] == "subscribe":
-                        self._version += 1  # anything before this moment is re-read
+                        # every bump from now on is heard; one made before shows in the counter
+                        self._note(super().read())
                         self._subscribed = True
                     elif message and message["type"] == "message":
-                        self._version += 1
-                    elif message is None and (current := super().read()) != seen:
-                        seen = current
-                        self._version += 1
+                        if message["data"] != self._token:  # this worker's own bumps moved the epoch already
+                            self._moved()
+                    elif message is None:
+                        self._note(super().read())
             except Exception:
                 self._subscribed = False
-                self._version += 1
+                self._moved()
                 self._stop.wait(1)
             finally:
                 if pubsub is not None:
@@ -129,15 +147,28 @@ class RedisEpoch(CacheEpoch):
 
     def read(self) -> Hashable:
         self._ensure_listener()
-        if self._subscribed:
-            return ("subscribed", self._version)
-        return ("polled", self._version, super().read())
+        if not self._subscribed:
+            self._note(super().read())
+        return self._version
 
     def bump(self) -> None:
         from django_redis import get_redis_connection
 
-        super().bump()
-        get_redis_connection("default").publish(self.CHANNEL, b"1")
+        with self._lock:
+            before = self._counter
+        try:
+            after = cache.incr(_EPOCH_KEY)
+        except ValueError:  # no counter yet: start it, unless another worker just did
+            after = 1 if cache.add(_EPOCH_KEY, 1, None) else None
+            if after is None:
+                with contextlib.suppress(ValueError):
+                    after = cache.incr(_EPOCH_KEY)
+        get_redis_connection("default").publish(self.channel, self._token)
+        expected = 1 if before is None else before + 1 if isinstance(before, int) else None
+        with self._lock:
+            self._version += 1
+            if after is not None and after == expected:  # nobody else bumped in between: nothing to hide
+                self._counter = after
 
 
 def _make_epoch() -> FileEpoch | CacheEpoch:

@@ -133,3 +133,34 @@ def test_with_redis_a_revocation_by_another_worker_reaches_this_one(org_admin, r
     while client.get("/api/auth/me").status_code != 401 and time.monotonic() < deadline:
         time.sleep(0.05)
     assert client.get("/api/auth/me").status_code == 401
+
+
+def _until(condition, seconds: float = 30) -> bool:
+    import time
+
+    deadline = time.monotonic() + seconds
+    while not condition() and time.monotonic() < deadline:
+        time.sleep(0.05)
+    return condition()
+
+
+def test_with_redis_the_epoch_moves_on_each_bump_and_on_nothing_else(redis_cache):
+    import time
+
+    from accounts.revocation_cache import RedisEpoch, revocation_cache
+
+    epoch = revocation_cache.epoch
+    assert isinstance(epoch, RedisEpoch)
+    first = epoch.read()  # starts the listener; until it has subscribed, reads GET the counter
+    assert _until(lambda: epoch._subscribed, 60)
+    time.sleep(1.5)  # the listener's idle comparison with the counter has run
+    assert epoch.read() == first  # subscribing moved nothing: remembered answers stay good
+
+    epoch.bump()
+    mine = epoch.read()
+    assert mine != first  # this worker's own bump counts at once
+    time.sleep(1.5)  # its message came back and the idle comparison ran again
+    assert epoch.read() == mine
+
+    RedisEpoch().bump()  # another worker's bump, heard through the channel
+    assert _until(lambda: epoch.read() != mine)
