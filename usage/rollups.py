@@ -150,6 +150,20 @@ def _upsert_sql_for(vendor: str, model: type[RollupCounters], rows: int, returni
     return driver_sql(sql)
 
 
+@functools.lru_cache(maxsize=16)
+def _add_sql_for(model: type[RollupCounters], returning: bool) -> str:
+    """The UPDATE that adds one event's counters to an existing rollup row, found by its unique key (SQLite)."""
+    qn = connection.ops.quote_name
+    keys = [model._meta.get_field(name).column for name in ("organization", *ROLLUPS[model])]
+    sql = (
+        f"UPDATE {qn(model._meta.db_table)} SET {', '.join(f'{qn(c)} = {qn(c)} + %s' for c in COUNTERS)} "  # noqa: S608
+        f"WHERE {' AND '.join(f'{qn(k)} = %s' for k in keys)}"
+    )
+    if returning:
+        sql += f" RETURNING {', '.join(qn(model._meta.get_field(k).column) for k in ROLLUPS[model])}, total_cost"
+    return driver_sql(sql)
+
+
 def _adapt(value: Any, conn: Any) -> Any:
     """Return a key or counter value as the database driver takes it (the hot path skips field machinery)."""
     if isinstance(value, int | str):
@@ -259,20 +273,6 @@ def _apply_one(
                 month, cost = found
                 months[month] = _COST.from_db_value(cost, None, conn)
     return months
-
-
-@functools.lru_cache(maxsize=16)
-def _add_sql_for(model: type[RollupCounters], returning: bool) -> str:
-    """The UPDATE that adds one event's counters to an existing rollup row, found by its unique key (SQLite)."""
-    qn = connection.ops.quote_name
-    keys = [model._meta.get_field(name).column for name in ("organization", *ROLLUPS[model])]
-    sql = (
-        f"UPDATE {qn(model._meta.db_table)} SET {', '.join(f'{qn(c)} = {qn(c)} + %s' for c in COUNTERS)} "  # noqa: S608
-        f"WHERE {' AND '.join(f'{qn(k)} = %s' for k in keys)}"
-    )
-    if returning:
-        sql += f" RETURNING {', '.join(qn(model._meta.get_field(k).column) for k in ROLLUPS[model])}, total_cost"
-    return driver_sql(sql)
 
 
 def _apply_in_one_statement(
