@@ -60,13 +60,16 @@ class CacheEpoch:
     def read(self) -> Hashable:
         return cache.get(_EPOCH_KEY)
 
-    def bump(self) -> None:
+    def bump(self) -> int | None:
+        """Add one to the counter (starting it at 1); return its new value, or None when that is not known."""
         try:
-            cache.incr(_EPOCH_KEY)
-        except ValueError:
-            if not cache.add(_EPOCH_KEY, 1, None):
-                with contextlib.suppress(ValueError):
-                    cache.incr(_EPOCH_KEY)
+            return cache.incr(_EPOCH_KEY)
+        except ValueError:  # no counter yet: start it, unless another worker just did
+            if cache.add(_EPOCH_KEY, 1, None):
+                return 1
+            with contextlib.suppress(ValueError):
+                return cache.incr(_EPOCH_KEY)
+        return None
 
 
 class RedisEpoch(CacheEpoch):
@@ -151,24 +154,19 @@ class RedisEpoch(CacheEpoch):
             self._note(super().read())
         return self._version
 
-    def bump(self) -> None:
+    def bump(self) -> int | None:
         from django_redis import get_redis_connection
 
         with self._lock:
             before = self._counter
-        try:
-            after = cache.incr(_EPOCH_KEY)
-        except ValueError:  # no counter yet: start it, unless another worker just did
-            after = 1 if cache.add(_EPOCH_KEY, 1, None) else None
-            if after is None:
-                with contextlib.suppress(ValueError):
-                    after = cache.incr(_EPOCH_KEY)
+        after = super().bump()
         get_redis_connection("default").publish(self.channel, self._token)
         expected = 1 if before is None else before + 1 if isinstance(before, int) else None
         with self._lock:
             self._version += 1
             if after is not None and after == expected:  # nobody else bumped in between: nothing to hide
                 self._counter = after
+        return after
 
 
 def _make_epoch() -> FileEpoch | CacheEpoch:

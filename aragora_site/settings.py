@@ -127,8 +127,9 @@ else:
     # Parameters bound by the server, so that psycopg prepares each statement a connection has run
     # `prepare_threshold` times: the hot paths repeat a few statements, and a prepared one skips its parse and
     # plan. Off (client-side binding, Django's default) behind a PgBouncer in transaction mode older than 1.21.
-    prepared = env.bool("ARAGORA_DB_PREPARED_STATEMENTS", default=True)
-    if prepared and DATABASES["default"]["ENGINE"].endswith("postgresql"):
+    if DATABASES["default"]["ENGINE"].endswith("postgresql") and env.bool(
+        "ARAGORA_DB_PREPARED_STATEMENTS", default=True
+    ):
         DATABASES["default"]["OPTIONS"] = {
             "server_side_binding": True,
             "prepare_threshold": env.int("ARAGORA_DB_PREPARE_THRESHOLD", default=5),
