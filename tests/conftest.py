@@ -1,13 +1,13 @@
 """Shared fixtures (the environment itself is set by tests/environment.py)."""
 
 import pytest
-from django.core.cache import cache
 from django.db import connection
 from rest_framework.test import APIClient
 
 from accounts import tokens
 from aragora_site.caches import reset_process_caches
 from billing.tiers import SubscriptionTier
+from tests import shared_cache
 from tests.factories import OrganizationFactory, UserFactory
 
 pytest_plugins = ["tests.fakes.stripe_plugin", "tests.fakes.receivers", "tests.browser"]
@@ -18,10 +18,10 @@ def _fast_hashers_and_clean_cache(request, settings):
     """Fast password hashing, except for tests that check the real hashers; an empty cache per test."""
     if "real_hashers" not in request.keywords:
         settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
-    cache.clear()
+    shared_cache.clear()
     reset_process_caches()
     yield
-    cache.clear()
+    shared_cache.clear()
     reset_process_caches()
 
 

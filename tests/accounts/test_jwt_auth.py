@@ -84,13 +84,12 @@ def test_revoked_token_is_refused_and_the_revocation_is_stored(org_admin):
 
 @pytest.mark.django_db
 def test_revocation_survives_a_cleared_cache(org_admin):
-    from django.core.cache import cache
-
     from accounts.revocation_cache import revocation_cache
+    from tests import shared_cache
 
     token = _pair(org_admin).access_token
     jwt_auth.revoke_token(token_jti=jwt_auth.validate_access_token(token).jti, reason="x")
-    cache.clear()  # a restarted Redis, another host's cache
+    shared_cache.clear()  # a restarted Redis, another host's cache
     revocation_cache.reset()  # a fresh worker process
     assert jwt_auth.validate_access_token(token) is None
 
