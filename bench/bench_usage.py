@@ -493,11 +493,22 @@ def bench_reads(big_count: int, days: int, repeat: int) -> dict:
     return results
 
 
+def _print_dimensions(batches: int) -> None:
+    rates = bench_dimensions(batches)
+    print(f"batch ingest, same events interleaved ({batches} batches x 3 rounds):")
+    for name, rate in rates.items():
+        print(f"  {name:13s} {rate:,.0f} events/s  ratio to plain {rate / rates['plain']:.3f}")
+    print("  [target: parts and usage blocks within 10 % of plain]")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--quick", action="store_true", help="small run: fewer events, 100k instead of 1M")
     parser.add_argument("--postgres", metavar="URL", help="run rows 1 and 3 on this PostgreSQL database instead")
     parser.add_argument("--single-only", action="store_true", help="row 1 alone (record_event against raw), then stop")
+    parser.add_argument(
+        "--dimensions-only", action="store_true", help="batch ingest with parts and usage blocks alone, then stop"
+    )
     args = parser.parse_args()
     single, batches, big, repeat = (2000, 5, 100_000, 20) if args.quick else (5000, 20, 1_000_000, 50)
     http_batches = 24 if args.quick else 96
@@ -505,6 +516,9 @@ def main() -> None:
     from django.db import connection
 
     print(f"{connection.vendor}, {'quick' if args.quick else 'full'} run; load average {os.getloadavg()[0]:.2f}")
+    if args.dimensions_only:
+        _print_dimensions(batches)
+        return
     rounds = 4
     single_rounds = bench_single(single, rounds, raw=not args.postgres)
     rate_single = statistics.median(rate for rate, _ in single_rounds)
@@ -531,11 +545,7 @@ def main() -> None:
         rate_raw = bench_raw_executemany(batches)
         print(f"raw sqlite3 executemany, same rows and table:        {rate_raw:,.0f} events/s")
         print(f"  batch / raw = {rate_batch / rate_raw:.1%}")
-        rates = bench_dimensions(batches)
-        print(f"batch ingest, same events interleaved ({batches} batches x 3 rounds):")
-        for name, rate in rates.items():
-            print(f"  {name:13s} {rate:,.0f} events/s  ratio to plain {rate / rates['plain']:.3f}")
-        print("  [target: parts and usage blocks within 10 % of plain]")
+        _print_dimensions(batches)
     rate_http, p50 = bench_http(http_batches)
     print(
         f"HTTP POST /api/usage/events ({CLIENTS} clients, gunicorn 2 workers, {BATCH}/request, API key): "

@@ -60,94 +60,97 @@ def part_errors(counts: TokenCounts) -> dict[str, list[str]]:
     return errors
 
 
-class _Block:
-    """Read whole-number counts out of a usage block by dotted path; absent or null counts are 0."""
-
-    def __init__(self, data: dict[str, Any]) -> None:
-        self.data = data
-
-    def count(self, path: str) -> int:
-        """Return the count at `path` (one key, or two joined by a dot: every provider nests at most once)."""
-        head, _, inner = path.partition(".")
-        value: Any = self.data.get(head)
-        if inner:
-            if value is None:
-                return 0
-            if not isinstance(value, dict):
-                raise UsageShapeError(f"`{head}` must be an object.")
-            value = value.get(inner)
-        if value is None:
-            return 0
-        if type(value) is not int or not 0 <= value <= MAX_COUNT:  # bool is a subclass of int: refused too
-            raise UsageShapeError(f"`{path}` must be a whole number from 0 to {MAX_COUNT}.")
-        return value
-
-    def has(self, *keys: str) -> bool:
-        return not self.data.keys().isdisjoint(keys)
+def _whole(value: Any, path: str) -> int:
+    """Return a count as sent; absent or null is 0."""
+    if value is None:
+        return 0
+    if type(value) is not int or not 0 <= value <= MAX_COUNT:  # bool is a subclass of int: refused too
+        raise UsageShapeError(f"`{path}` must be a whole number from 0 to {MAX_COUNT}.")
+    return value
 
 
-def _openai_chat(block: _Block) -> TokenCounts:
+def _inner(block: dict[str, Any], head: str, key: str) -> int:
+    """Return the count at `head.key` (every provider nests at most once); an absent or null object is 0."""
+    outer = block.get(head)
+    if outer is None:
+        return 0
+    if not isinstance(outer, dict):
+        raise UsageShapeError(f"`{head}` must be an object.")
+    value = outer.get(key)
+    return value if type(value) is int and 0 <= value <= MAX_COUNT else _whole(value, f"{head}.{key}")
+
+
+def _count(block: dict[str, Any], key: str) -> int:
+    return _whole(block.get(key), key)
+
+
+def _openai_chat(block: dict[str, Any]) -> TokenCounts:
     return TokenCounts(
-        tokens_in=block.count("prompt_tokens"),
-        tokens_out=block.count("completion_tokens"),
-        cache_read_tokens=block.count("prompt_tokens_details.cached_tokens"),
-        cache_write_tokens=block.count("prompt_tokens_details.cache_write_tokens"),
-        reasoning_tokens=block.count("completion_tokens_details.reasoning_tokens"),
+        _count(block, "prompt_tokens"),
+        _count(block, "completion_tokens"),
+        _inner(block, "prompt_tokens_details", "cached_tokens"),
+        _inner(block, "prompt_tokens_details", "cache_write_tokens"),
+        _inner(block, "completion_tokens_details", "reasoning_tokens"),
     )
 
 
-def _openai_responses(block: _Block) -> TokenCounts:
+def _openai_responses(block: dict[str, Any]) -> TokenCounts:
     return TokenCounts(
-        tokens_in=block.count("input_tokens"),
-        tokens_out=block.count("output_tokens"),
-        cache_read_tokens=block.count("input_tokens_details.cached_tokens"),
-        cache_write_tokens=block.count("input_tokens_details.cache_write_tokens"),
-        reasoning_tokens=block.count("output_tokens_details.reasoning_tokens"),
+        _count(block, "input_tokens"),
+        _count(block, "output_tokens"),
+        _inner(block, "input_tokens_details", "cached_tokens"),
+        _inner(block, "input_tokens_details", "cache_write_tokens"),
+        _inner(block, "output_tokens_details", "reasoning_tokens"),
     )
 
 
-def _anthropic(block: _Block) -> TokenCounts:
-    read, written = block.count("cache_read_input_tokens"), block.count("cache_creation_input_tokens")
+def _anthropic(block: dict[str, Any]) -> TokenCounts:
+    read, written = _count(block, "cache_read_input_tokens"), _count(block, "cache_creation_input_tokens")
     return TokenCounts(
-        tokens_in=block.count("input_tokens") + read + written,
-        tokens_out=block.count("output_tokens"),
-        cache_read_tokens=read,
-        cache_write_tokens=written,
-        reasoning_tokens=block.count("output_tokens_details.thinking_tokens"),
+        _count(block, "input_tokens") + read + written,
+        _count(block, "output_tokens"),
+        read,
+        written,
+        _inner(block, "output_tokens_details", "thinking_tokens"),
     )
 
 
-def _gemini(block: _Block, *, snake: bool) -> TokenCounts:
-    def key(camel: str, snake_name: str) -> str:
-        return snake_name if snake else camel
+def _gemini(block: dict[str, Any], *, snake: bool) -> TokenCounts:
+    def count(camel: str, snake_name: str) -> int:
+        return _count(block, snake_name if snake else camel)
 
-    thoughts = block.count(key("thoughtsTokenCount", "thoughts_token_count"))
+    thoughts = count("thoughtsTokenCount", "thoughts_token_count")
     return TokenCounts(
-        tokens_in=block.count(key("promptTokenCount", "prompt_token_count"))
-        + block.count(key("toolUsePromptTokenCount", "tool_use_prompt_token_count")),
-        tokens_out=block.count(key("candidatesTokenCount", "candidates_token_count")) + thoughts,
-        cache_read_tokens=block.count(key("cachedContentTokenCount", "cached_content_token_count")),
+        tokens_in=count("promptTokenCount", "prompt_token_count")
+        + count("toolUsePromptTokenCount", "tool_use_prompt_token_count"),
+        tokens_out=count("candidatesTokenCount", "candidates_token_count") + thoughts,
+        cache_read_tokens=count("cachedContentTokenCount", "cached_content_token_count"),
         reasoning_tokens=thoughts,
     )
 
 
-_ANTHROPIC_KEYS = ("cache_read_input_tokens", "cache_creation_input_tokens", "cache_creation")
-_GEMINI_CAMEL = ("promptTokenCount", "candidatesTokenCount", "cachedContentTokenCount", "thoughtsTokenCount")
-_GEMINI_SNAKE = ("prompt_token_count", "candidates_token_count", "cached_content_token_count", "thoughts_token_count")
+_OPENAI_CHAT_KEYS = frozenset({"prompt_tokens", "completion_tokens"})
+_IN_OUT_KEYS = frozenset({"input_tokens", "output_tokens"})
+_ANTHROPIC_KEYS = frozenset({"cache_read_input_tokens", "cache_creation_input_tokens", "cache_creation"})
+_GEMINI_CAMEL = frozenset({"promptTokenCount", "candidatesTokenCount", "cachedContentTokenCount", "thoughtsTokenCount"})
+_GEMINI_SNAKE = frozenset(
+    {"prompt_token_count", "candidates_token_count", "cached_content_token_count", "thoughts_token_count"}
+)
 
 
-def _shape(block: _Block) -> str:
+def _shape(block: dict[str, Any]) -> str:
     """Return which provider convention the block follows, or raise when none or several fit."""
+    keys = block.keys()
     found = []
-    if block.has("prompt_tokens", "completion_tokens"):
+    if not keys.isdisjoint(_OPENAI_CHAT_KEYS):
         found.append("openai_chat")
-    if block.has(*_GEMINI_CAMEL):
+    if not keys.isdisjoint(_GEMINI_CAMEL):
         found.append("gemini")
-    if block.has(*_GEMINI_SNAKE):
+    if not keys.isdisjoint(_GEMINI_SNAKE):
         found.append("gemini_snake")
-    if block.has("input_tokens", "output_tokens"):
+    if not keys.isdisjoint(_IN_OUT_KEYS):
         # Anthropic leaves the cache out of input_tokens, OpenAI's Responses API counts it in: the cache keys tell.
-        anthropic, responses = block.has(*_ANTHROPIC_KEYS), block.has("input_tokens_details")
+        anthropic, responses = not keys.isdisjoint(_ANTHROPIC_KEYS), "input_tokens_details" in block
         if anthropic and responses:
             raise UsageShapeError("Mixes Anthropic cache keys with OpenAI's `input_tokens_details`: send one.")
         found.append("anthropic" if anthropic else "openai_responses")
@@ -161,20 +164,20 @@ def _shape(block: _Block) -> str:
     return found[0]
 
 
+_READERS = {
+    "openai_chat": _openai_chat,
+    "openai_responses": _openai_responses,
+    "anthropic": _anthropic,
+    "gemini": lambda block: _gemini(block, snake=False),
+    "gemini_snake": lambda block: _gemini(block, snake=True),
+}
+
+
 def token_counts(block: Any) -> TokenCounts:
     """Return the token counts of a provider's usage block, or raise UsageShapeError."""
     if not isinstance(block, dict):
         raise UsageShapeError("Must be a JSON object: the provider's usage block as it came.")
-    reader = _Block(block)
-    shape = _shape(reader)
-    if shape == "openai_chat":
-        counts = _openai_chat(reader)
-    elif shape == "openai_responses":
-        counts = _openai_responses(reader)
-    elif shape == "anthropic":
-        counts = _anthropic(reader)
-    else:
-        counts = _gemini(reader, snake=shape == "gemini_snake")
+    counts = _READERS[_shape(block)](block)
     if max(counts.tokens_in, counts.tokens_out) > MAX_COUNT:  # the parts are each checked, the sums are not
         raise UsageShapeError(f"The counts add up to more than {MAX_COUNT} tokens.")
     if problems := part_errors(counts):

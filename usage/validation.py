@@ -83,6 +83,16 @@ class EventInput:
         body.update({name: getattr(self, name) for name in PART_FIELDS if getattr(self, name)})
         return hashlib.sha256(json.dumps(body, sort_keys=True, separators=(",", ":")).encode()).hexdigest()
 
+    def sends_counts(self) -> bool:
+        """Whether any token count was sent (as opposed to a provider usage block alone)."""
+        return (
+            self.tokens_in != 0
+            or self.tokens_out != 0
+            or self.cache_read_tokens != 0
+            or self.cache_write_tokens != 0
+            or self.reasoning_tokens != 0
+        )
+
     def counts(self) -> TokenCounts:
         return TokenCounts(
             self.tokens_in, self.tokens_out, self.cache_read_tokens, self.cache_write_tokens, self.reasoning_tokens
@@ -181,7 +191,7 @@ def _usage_errors(event: EventInput) -> dict[str, list[str]]:
     """Return the problems of the token counts, or of the provider usage block sent instead of them."""
     if event.usage is None:
         return _count_errors(event)
-    if any(getattr(event, name) != 0 for name in COUNT_FIELDS):
+    if event.sends_counts():
         return {"usage": ["Send either a provider usage block or token counts, not both."]}
     try:
         token_counts(event.usage)
@@ -198,7 +208,7 @@ def events_resolved(events: list[EventInput]) -> list[EventInput]:
     """
     resolved = []
     for event in events:
-        if event.usage is not None and not any(getattr(event, name) for name in COUNT_FIELDS):
+        if event.usage is not None and not event.sends_counts():
             try:
                 counts = token_counts(event.usage)
             except UsageShapeError:

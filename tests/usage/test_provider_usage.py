@@ -80,6 +80,10 @@ def test_gemini_python_sdk_snake_case_and_nulls_are_read():
         ({"prompt_tokens": True}, "`prompt_tokens` must be a whole number"),
         ({"prompt_tokens": -1}, "`prompt_tokens` must be a whole number"),
         ({"prompt_tokens": 5, "prompt_tokens_details": 3}, "`prompt_tokens_details` must be an object"),
+        (
+            {"prompt_tokens": 5, "completion_tokens_details": {"reasoning_tokens": "3"}},
+            "`completion_tokens_details.reasoning_tokens` must be a whole number",
+        ),
         ({"prompt_tokens": 5, "prompt_tokens_details": {"cached_tokens": 9}}, "may not exceed tokens_in (5)"),
         ({"input_tokens": 5, "output_tokens": 1, "output_tokens_details": {"reasoning_tokens": 2}}, "tokens_out (1)"),
         ({"prompt_tokens": 5, "promptTokenCount": 5}, "several providers"),
@@ -109,9 +113,13 @@ def test_an_event_with_an_anthropic_block_is_recorded_with_its_parts_and_cache_p
     )
 
 
-def test_a_usage_block_next_to_token_counts_is_a_400(admin_client_api):
-    res = admin_client_api.post(URL, {"event_type": "agent_call", "usage": OPENAI_CHAT, "tokens_in": 5}, format="json")
-    assert res.status_code == 400 and "usage" in res.json()["errors"]
+@pytest.mark.parametrize("tokens_in", [5, ""])
+def test_a_usage_block_next_to_token_counts_is_a_400(admin_client_api, tokens_in):
+    body = {"event_type": "agent_call", "usage": OPENAI_CHAT, "tokens_in": tokens_in}
+    res = admin_client_api.post(URL, body, format="json")
+    assert res.status_code == 400 and res.json()["errors"]["usage"] == [
+        "Send either a provider usage block or token counts, not both."
+    ]
     assert not UsageEvent.objects.exists()
 
 
