@@ -83,6 +83,20 @@ def _drop_database(name: str) -> None:
         admin.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name)))
 
 
+def _drop_cache_keys(redis_url: str, prefix: str) -> None:
+    """Delete the server's keys from a shared Redis (its tokens' revocation entries live for days)."""
+    if not redis_url:
+        return
+    import redis
+
+    client = redis.Redis.from_url(redis_url)
+    try:
+        if keys := list(client.scan_iter(match=f"{prefix}:*", count=500)):
+            client.delete(*keys)
+    finally:
+        client.close()
+
+
 @contextmanager
 def api_server(
     data_dir: Path, *, stripe_url: str, workers: int = 2, extra_env: dict[str, str] | None = None
@@ -90,6 +104,7 @@ def api_server(
     """Run the service under gunicorn on a free port, on a fresh database, with Stripe at `stripe_url`; yield
     its base URL. DEBUG is off, as in production; the Redis cache is used when REDIS_URL is set."""
     database_url, pg_name = _fresh_database_url(data_dir)
+    cache_prefix = f"live-{secrets.token_hex(4)}"
     env = {k: v for k, v in os.environ.items() if k not in {"DEBUG", "ARAGORA_STATICFILES_STORAGE"}}
     env.update(
         DATABASE_URL=database_url,
@@ -102,7 +117,7 @@ def api_server(
         STRIPE_API_BASE=stripe_url,
         STRIPE_WEBHOOK_SECRET=STRIPE_TEST_WEBHOOK_SECRET,
         ARAGORA_REDIRECT_ALLOWED_HOSTS=REDIRECT_HOST,
-        ARAGORA_CACHE_PREFIX=f"live-{secrets.token_hex(4)}",
+        ARAGORA_CACHE_PREFIX=cache_prefix,
         LOG_LEVEL="CRITICAL",
         **STRIPE_TEST_PRICES,
     )
@@ -130,3 +145,4 @@ def api_server(
             proc.wait(timeout=30)
         if pg_name is not None:
             _drop_database(pg_name)
+        _drop_cache_keys(env.get("REDIS_URL", ""), cache_prefix)
