@@ -77,6 +77,7 @@ def _inner(block: dict[str, Any], head: str, key: str) -> int:
     if not isinstance(outer, dict):
         raise UsageShapeError(f"`{head}` must be an object.")
     value = outer.get(key)
+    # the common case answered here: the dotted path is spelled only for a value that may be refused
     return value if type(value) is int and 0 <= value <= MAX_COUNT else _whole(value, f"{head}.{key}")
 
 
