@@ -37,7 +37,6 @@ import subprocess
 import sys
 import tempfile
 import time
-import uuid
 from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -69,6 +68,7 @@ from django.core.management import call_command  # noqa: E402
 from django.utils import timezone  # noqa: E402
 
 from accounts.models import Organization, Role, User  # noqa: E402
+from aragora_site.ids import uuid7  # noqa: E402
 from billing.tiers import SubscriptionTier  # noqa: E402
 from usage import selectors  # noqa: E402
 from usage.services.periods import usage_aggregates_rebuild  # noqa: E402
@@ -232,7 +232,7 @@ def _raw_rows(org_hex: str, users_hex: list[str], count: int, rng: random.Random
         moment = start + timedelta(seconds=rng.randrange(span))
         stamp = moment.strftime("%Y-%m-%d %H:%M:%S.%f")
         yield (
-            uuid.uuid4().hex,
+            uuid7().hex,
             rng.choice(["agent_call", "api_call"]),
             provider,
             model,

@@ -260,6 +260,20 @@ def test_an_event_time_is_stored_as_the_orm_stores_it_so_exact_lookups_find_it(o
     assert UsageEvent.objects.get(recorded_at=datetime(2026, 12, 1, 9, 0, tzinfo=UTC)).pk == event.pk
 
 
+def test_events_get_time_ordered_ids_single_and_in_batches(org):
+    start = datetime(2026, 12, 2, 9, 0, tzinfo=UTC)
+    with time_machine.travel(start, tick=False):
+        first = record(org)
+    with time_machine.travel(start + timedelta(seconds=1), tick=False):
+        batch = usage_events_record(organization=org, events=[EventInput(event_type="agent_call")] * 3).events
+    with time_machine.travel(start + timedelta(seconds=2), tick=False):
+        last = record(org)
+    stored = list(UsageEvent.objects.filter(organization=org).order_by("pk").values_list("pk", flat=True))
+    assert stored[0] == first.pk and stored[-1] == last.pk
+    assert set(stored[1:4]) == {event.pk for event in batch}
+    assert {pk.version for pk in stored} == {7}
+
+
 @pytest.mark.skipif(connection.vendor != "sqlite", reason="SQLite's AUTOINCREMENT bookkeeping")
 def test_rollup_rows_get_ids_without_sqlite_autoincrement_bookkeeping(org, member):
     record(org, user_id=member.id, provider="anthropic", model="claude-sonnet-4", tokens_in=10, tokens_out=1)

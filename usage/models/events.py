@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import uuid
 from decimal import Decimal
 
 from django.conf import settings
@@ -10,6 +9,7 @@ from django.db import models
 from django.db.models import F, Q
 from django.utils import timezone
 
+from aragora_site.ids import uuid7
 from usage.models.prices import ModelPrice
 from usage.money import MoneyField, money_display
 
@@ -35,7 +35,7 @@ def counts_in_range(*fields: str, limit: int) -> Q:
 class UsageEvent(models.Model):
     """One metered unit of usage. `created_at` is when the usage happened; costs never change once recorded."""
 
-    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    id = models.UUIDField(primary_key=True, default=uuid7, editable=False)  # time-ordered: see aragora_site.ids
     # No index of its own: the (organization, created_at) index and the idempotency constraint lead with it.
     organization = models.ForeignKey(
         "accounts.Organization",

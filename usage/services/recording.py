@@ -14,6 +14,7 @@ from accounts.models import Organization
 from accounts.revocation_cache import revocation_cache
 from aragora_site.db import db_vendor
 from aragora_site.errors import ServiceError
+from aragora_site.ids import uuid7
 from usage import pricing, rollups, storage
 from usage.models import MAX_EVENT_COST, MAX_ROLLUP_COST, MAX_ROLLUP_COUNT, UsageEvent
 from usage.periods import current_period_start, month_key
@@ -83,7 +84,7 @@ def _priced(
     )
     user_id = e.user_id if isinstance(e.user_id, uuid.UUID) or e.user_id is None else uuid_from_text(str(e.user_id))
     return PricedEvent(
-        id=uuid.uuid4(),
+        id=uuid7(),
         organization_id=organization.pk,
         user_id=user_id,
         api_key_id=api_key_id,
