@@ -14,10 +14,10 @@ def uuid7() -> uuid.UUID:
 
     Rows keyed by it are inserted at the right edge of their primary-key index, so an insert touches the index's
     last pages instead of a random one: on a large table a random UUID reads and dirties one index page per row.
-    The time it carries is the moment the id was made, no more precise than the row's own timestamp.
+    It tells when the row was written, to the millisecond, as the row's own `recorded_at` already does.
     """
     millis = time.time_ns() // 1_000_000
-    rand = int.from_bytes(os.urandom(10))
+    rand = int.from_bytes(os.urandom(10), "big")
     return uuid.UUID(
         int=(millis & 0xFFFF_FFFF_FFFF) << 80 | 0x7 << 76 | (rand >> 68) << 64 | 0b10 << 62 | rand & _RAND_B
     )
