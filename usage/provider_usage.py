@@ -82,7 +82,8 @@ def _inner(block: dict[str, Any], head: str, key: str) -> int:
 
 
 def _count(block: dict[str, Any], key: str) -> int:
-    return _whole(block.get(key), key)
+    value = block.get(key)
+    return value if type(value) is int and 0 <= value <= MAX_COUNT else _whole(value, key)
 
 
 def _openai_chat(block: dict[str, Any]) -> TokenCounts:
@@ -179,8 +180,10 @@ def token_counts(block: Any) -> TokenCounts:
     if not isinstance(block, dict):
         raise UsageShapeError("Must be a JSON object: the provider's usage block as it came.")
     counts = _READERS[_shape(block)](block)
-    if max(counts.tokens_in, counts.tokens_out) > MAX_COUNT:  # the parts are each checked, the sums are not
+    tokens_in, tokens_out, cache_read, cache_write, reasoning = counts
+    if tokens_in > MAX_COUNT or tokens_out > MAX_COUNT:  # the parts are each checked, the sums are not
         raise UsageShapeError(f"The counts add up to more than {MAX_COUNT} tokens.")
-    if problems := part_errors(counts):
+    if cache_read + cache_write > tokens_in or reasoning > tokens_out:  # part_errors says which and why
+        problems = part_errors(counts)
         raise UsageShapeError(" ".join(dict.fromkeys(m for messages in problems.values() for m in messages)))
     return counts
