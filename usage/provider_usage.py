@@ -86,23 +86,19 @@ def _count(block: dict[str, Any], key: str) -> int:
     return value if type(value) is int and 0 <= value <= MAX_COUNT else _whole(value, key)
 
 
-def _openai_chat(block: dict[str, Any]) -> TokenCounts:
-    return TokenCounts(
-        _count(block, "prompt_tokens"),
-        _count(block, "completion_tokens"),
-        _inner(block, "prompt_tokens_details", "cached_tokens"),
-        _inner(block, "prompt_tokens_details", "cache_write_tokens"),
-        _inner(block, "completion_tokens_details", "reasoning_tokens"),
-    )
+# OpenAI's two APIs name the same counts differently: (input, output, input details, output details).
+_OPENAI_CHAT_NAMES = ("prompt_tokens", "completion_tokens", "prompt_tokens_details", "completion_tokens_details")
+_OPENAI_RESPONSES_NAMES = ("input_tokens", "output_tokens", "input_tokens_details", "output_tokens_details")
 
 
-def _openai_responses(block: dict[str, Any]) -> TokenCounts:
+def _openai(block: dict[str, Any], names: tuple[str, str, str, str]) -> TokenCounts:
+    tokens_in, tokens_out, in_details, out_details = names
     return TokenCounts(
-        _count(block, "input_tokens"),
-        _count(block, "output_tokens"),
-        _inner(block, "input_tokens_details", "cached_tokens"),
-        _inner(block, "input_tokens_details", "cache_write_tokens"),
-        _inner(block, "output_tokens_details", "reasoning_tokens"),
+        _count(block, tokens_in),
+        _count(block, tokens_out),
+        _inner(block, in_details, "cached_tokens"),
+        _inner(block, in_details, "cache_write_tokens"),
+        _inner(block, out_details, "reasoning_tokens"),
     )
 
 
@@ -167,8 +163,8 @@ def _shape(block: dict[str, Any]) -> str:
 
 
 _READERS = {
-    "openai_chat": _openai_chat,
-    "openai_responses": _openai_responses,
+    "openai_chat": lambda block: _openai(block, _OPENAI_CHAT_NAMES),
+    "openai_responses": lambda block: _openai(block, _OPENAI_RESPONSES_NAMES),
     "anthropic": _anthropic,
     "gemini": lambda block: _gemini(block, snake=False),
     "gemini_snake": lambda block: _gemini(block, snake=True),
